@@ -1,0 +1,34 @@
+# Two commands do all the set-up: `make demo` and `make test`. Both create .venv on first use.
+# torch is pinned to 2.13.0 so this machine takes its local CPU wheel (an unpinned torch pulls
+# several GB of CUDA packages); the package itself accepts torch >= 2.2.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-0.1
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/imfit fit assets/astronaut.png -o out/demo --force
+	$(VENV)/bin/imfit render out/demo/astronaut.gabor.json -o out/demo/astronaut-zoom.png \
+		--size 512x256 --zoom 0.6 --force
+	@echo "demo done: out/demo/astronaut.png (preview), out/demo/astronaut.gabor.json (wavelets),"
+	@echo "           out/demo/astronaut-zoom.png (a wider view beyond the fitted area)"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/fit.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,152 @@
+"""torch-imfit's four modes (image, folder, video, vm) as one generator of fit jobs.
+
+The CLI iterates over `plan(...)`, fits each job, and writes its outputs; video jobs carry the
+previous frame's result as a warm start, with a fresh keyframe every `keyframes` frames.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imfit.errors import ImfitError
+from imfit.gaborset import GaborSet
+from imfit.image import IMAGE_EXTS
+
+if TYPE_CHECKING:
+    from imfit.fit import FitSettings
+
+MODES = ("image", "folder", "video", "vm")
+
+
+@dataclass
+class Job:
+    image: Path
+    weight: Path | None
+    out_dir: Path
+    stem: str
+    warm: bool  # start from the previous job's result (video frames between keyframes)
+
+
+def _number_key(p: Path) -> tuple[int, str]:
+    """Sort by the first number in the name (frame0002 < frame0010), then by name."""
+    m = re.search(r"\d+", p.stem)
+    return (int(m.group()) if m else -1, p.name)
+
+
+def list_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise ImfitError(f"{folder}: not a folder")
+    files = [p for p in folder.iterdir()
+             if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.stem.endswith("-wt")]
+    if not files:
+        raise ImfitError(f"{folder}: no images in folder")
+    return sorted(files, key=_number_key)
+
+
+def find_weight(weight: Path | None, image: Path) -> Path | None:
+    """A weight file, or in a weight folder `<stem>-wt.png` (or `<stem>.png`, torch-imfit)."""
+    if weight is None:
+        return None
+    if weight.is_file():
+        return weight
+    if weight.is_dir():
+        for name in (f"{image.stem}-wt.png", f"{image.stem}.png"):
+            if (weight / name).is_file():
+                return weight / name
+        return None
+    raise ImfitError(f"{weight}: weight path does not exist")
+
+
+def plan(path: Path, mode: str, out_dir: Path, weight: Path | None,
+         keyframes: int = 10) -> Iterator[Job]:
+    """The fit jobs for `path` in `mode`, in order."""
+    if mode not in MODES:
+        raise ImfitError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
+    if not path.exists():
+        raise ImfitError(f"{path}: no such file or folder")
+    if keyframes < 1:
+        raise ImfitError(f"--keyframes must be at least 1, got {keyframes}")
+    if mode == "image":
+        if path.is_dir():
+            raise ImfitError(f"{path} is a folder; use --mode folder (or video) for folders")
+        if weight is not None and weight.is_dir():
+            weight = find_weight(weight, path)
+        yield Job(path, weight if weight is None else find_weight(weight, path), out_dir,
+                  path.stem, False)
+        return
+    if not path.is_dir():
+        raise ImfitError(f"{path}: --mode {mode} needs a folder")
+    if mode in ("folder", "video"):
+        for i, img in enumerate(list_images(path)):
+            yield Job(img, find_weight(weight, img), out_dir, img.stem,
+                      mode == "video" and i % keyframes != 0)
+        return
+    subs = sorted(d for d in path.iterdir() if d.is_dir() and (d / "images").is_dir())
+    if not subs:
+        raise ImfitError(f"{path}: --mode vm needs subfolders that each hold an images/ folder")
+    for d in subs:
+        wdir = d / "weights" if (d / "weights").is_dir() else None
+        for i, img in enumerate(list_images(d / "images")):
+            yield Job(img, find_weight(wdir, img), out_dir / d.name, img.stem,
+                      i % keyframes != 0)
+
+
+def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
+                 settings: FitSettings, keyframes: int = 10, alpha: str = "composite",
+                 background: tuple[float, float, float] = (0.0, 0.0, 0.0), force: bool = False,
+                 echo: Callable[[str], None] = print) -> int:
+    """Fit every job of `plan(...)`, writing <stem>.gabor.json, .png and .txt atomically.
+
+    Returns the exit status: 0, or 130 when Ctrl-C stopped a fit (its latest parameters are
+    still written, marked incomplete in the metadata).
+    """
+    from tqdm import tqdm
+
+    from imfit.fit import fit_image
+    from imfit.image import load_target, load_weight, save_png
+    from imfit.io import save, save_txt
+    from imfit.renderer import render
+
+    jobs = list(plan(path, mode, out_dir, weight, keyframes))
+    prev: GaborSet | None = None
+    prev_dir: Path | None = None
+    for n, job in enumerate(jobs):
+        outs = [job.out_dir / f"{job.stem}{ext}" for ext in (".gabor.json", ".png", ".txt")]
+        if not force:
+            existing = [str(o) for o in outs if o.exists()]
+            if existing:
+                raise ImfitError(f"{existing[0]} exists; pass --force to overwrite it")
+        target, wmap = load_target(job.image, settings.size, alpha, background)
+        h, w = target.shape[:2]
+        if job.weight is not None:
+            wfile = load_weight(job.weight, w, h)
+            wmap = wfile if wmap is None else wmap * wfile
+        init = prev if (job.warm and prev is not None and prev_dir == job.out_dir
+                        and (prev.width, prev.height) == (w, h)) else None
+        meta = {"source": job.image.name, "weight": job.weight.name if job.weight else None,
+                "mode": mode, "warm_start": init is not None}
+        label = f"{job.stem}" + (f" [{n + 1}/{len(jobs)}]" if len(jobs) > 1 else "")
+        with tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, leave=True) as bar:
+            def progress(step: int, total: int, psnr: float) -> None:
+                bar.total = total
+                bar.n = step
+                bar.set_postfix_str(f"PSNR {psnr:.2f} dB", refresh=False)
+                bar.refresh()
+
+            result = fit_image(target, settings, wmap, init, meta, progress)
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        gs = result.gaborset
+        save(gs, outs[0])
+        save_png(render(gs), outs[1])
+        save_txt(gs, outs[2])
+        state = "INTERRUPTED, latest parameters" if result.interrupted else "fit"
+        echo(f"{state}: {outs[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR {gs.meta['psnr']:.2f} dB, "
+             f"{result.seconds:.1f} s)  preview {outs[1]}")
+        if result.interrupted:
+            return 130
+        prev, prev_dir = gs, job.out_dir
+    return 0

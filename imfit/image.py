@@ -1,0 +1,168 @@
+"""Reading and writing pictures: every user file passes through here, so every failure is caught
+here and turned into one readable line.
+
+Images become float32 (H, W, 3) arrays in 0..1: grayscale is replicated, 16-bit keeps its
+precision, palette images are expanded, EXIF orientation is applied, alpha is either composited
+on a background or returned as a weight map.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from imfit.errors import ImfitError
+from imfit.io import atomic_write
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
+MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything
+MIN_SIDE = 4
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImfitError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImfitError(f"{path} is a directory, expected an image file")
+    if not os.access(path, os.R_OK):
+        raise ImfitError(f"{path}: permission denied")
+
+
+def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode any common picture -> (rgb (H, W, 3) float32 0..1, alpha (H, W) or None)."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise ImfitError(f"{path}: image is {w}x{h}, larger than the "
+                                     f"{MAX_PIXELS // 1_000_000} megapixel limit")
+                im = ImageOps.exif_transpose(im)
+                im.load()
+                return _to_float(im)
+    except ImfitError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImfitError(f"{path}: header claims a decompression-bomb size; refused") from None
+    except UnidentifiedImageError:
+        raise ImfitError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImfitError(f"{path}: corrupt or truncated image ({e})") from None
+
+
+def _to_float(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        a = np.asarray(im, dtype=np.uint16).astype(np.float32) / 65535.0
+        return np.repeat(a[..., None], 3, -1), None
+    if mode == "I":
+        a = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if a.max() > 255 else 255.0
+        a = np.clip(a / hi, 0, 1).astype(np.float32)
+        return np.repeat(a[..., None], 3, -1), None
+    if mode == "F":
+        a = np.clip(np.asarray(im, dtype=np.float32), 0, 1)
+        return np.repeat(a[..., None], 3, -1), None
+    if mode in ("1", "L"):
+        a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        return np.repeat(a[..., None], 3, -1), None
+    if mode == "LA":
+        a = np.asarray(im, dtype=np.float32) / 255.0
+        return np.repeat(a[..., :1], 3, -1), a[..., 1]
+    if mode in ("RGBA", "RGBa", "PA"):
+        a = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        return a[..., :3], a[..., 3]
+    a = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return a, None
+
+
+def resize_area(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Box (area) averaging when shrinking, bicubic when enlarging; float precision kept."""
+    h, w = img.shape[:2]
+    if (w, h) == (width, height):
+        return img.astype(np.float32)
+    method = Image.Resampling.BOX if width <= w and height <= h else Image.Resampling.BICUBIC
+    chans = img[..., None] if img.ndim == 2 else img
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(chans[..., c]), mode="F")
+                               .resize((width, height), method)) for c in range(chans.shape[-1])],
+                   -1)
+    out = out.astype(np.float32)
+    return out[..., 0] if img.ndim == 2 else out
+
+
+def fit_size(w: int, h: int, size: int) -> tuple[int, int]:
+    """(width, height) with the longer side `size`, aspect kept."""
+    if w >= h:  # int(x + 0.5), not round(): banker's rounding would make 42.5 -> 42
+        return size, max(1, int(h * size / w + 0.5))
+    return max(1, int(w * size / h + 0.5)), size
+
+
+def load_target(path: str | os.PathLike[str], size: int | None = None, alpha: str = "composite",
+                background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The training target: (rgb (H, W, 3), weight (H, W) or None) at longer side `size`.
+
+    alpha 'composite' blends over `background`; 'weight' keeps the colours and returns alpha as
+    a per-pixel weight (transparent pixels then cost nothing to get wrong).
+    """
+    rgb, a = read_image(path)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImfitError(f"{path}: image is {w}x{h}; it needs at least {MIN_SIDE} pixels a side")
+    weight = None
+    if a is not None:
+        if alpha == "weight":
+            weight = a
+        else:
+            rgb = rgb * a[..., None] + np.asarray(background, np.float32) * (1 - a[..., None])
+    if size is not None:
+        tw, th = fit_size(w, h, size)
+        if min(tw, th) < MIN_SIDE:
+            raise ImfitError(f"{path}: {w}x{h} becomes {tw}x{th} at size {size}; too thin")
+        rgb = resize_area(rgb, tw, th)
+        if weight is not None:
+            weight = resize_area(weight, tw, th)
+    return np.clip(rgb, 0, 1).astype(np.float32), weight
+
+
+def load_weight(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:
+    """A weight map (any picture; its luminance), resized to the target; must be the same aspect."""
+    rgb, _ = read_image(path)
+    h, w = rgb.shape[:2]
+    if abs(w / h - width / height) > 0.02:
+        raise ImfitError(f"{path}: weight map is {w}x{h}, which does not match the image's "
+                         f"aspect ({width}x{height} after resizing)")
+    wmap = resize_area(rgb.mean(-1), width, height)
+    if not (wmap > 0).any():
+        raise ImfitError(f"{path}: weight map is all black (nothing would be fitted)")
+    return wmap
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def save_png(img: np.ndarray, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    """Write a float (H, W, 3) 0..1 image as PNG (or any Pillow format by suffix), atomically."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ImfitError(f"{path}: unknown image extension {path.suffix!r} (use .png or .jpg)")
+    pil = Image.fromarray(to_uint8(img))
+    return atomic_write(path, lambda f: pil.save(f, format=fmt), overwrite=overwrite)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two 0..1 images."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)

@@ -1,0 +1,329 @@
+"""Files: the versioned `.gabor.json` pipe, torch-imfit's weights `.txt`, and atomic writes.
+
+Every writer goes through `atomic_write` (temp file in the same folder, fsync, rename), so an
+interrupted command never leaves a half-written file where a good one used to be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from imfit.errors import ImfitError
+from imfit.gaborset import COL, COLUMNS, NCOL, GaborSet
+
+FORMAT = "imfit.gabor"
+VERSION = 1
+
+CONVENTIONS: dict[str, str] = {
+    "origin": "image centre",
+    "x": "right; the fitted image spans x in [-width/height, width/height]",
+    "y": "down (image rows); the fitted image spans y in [-1, 1]",
+    "unit": "half the fitted image height (x, y, sigma, gamma, wavelength)",
+    "angles": "radians; theta from +x towards +y",
+    "sigma": "Gaussian std along the wave direction (u)",
+    "gamma": "Gaussian std across the wave direction (v)",
+    "pixel": "clamp(bias + sum amp*exp(-u^2/(2 sigma^2) - v^2/(2 gamma^2))"
+    "*cos(2 pi u / wavelength + phase), 0, 1); u = dx cos theta + dy sin theta, "
+    "v = -dx sin theta + dy cos theta",
+    "colour": "linear 0..1 RGB values of the source file (no gamma conversion)",
+}
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None],
+                 overwrite: bool = True) -> Path:
+    """Write `path` through a temp file and a rename; nothing half-written is ever visible."""
+    path = Path(path)
+    if path.is_dir():
+        raise ImfitError(f"{path} is a directory, expected a file path")
+    if not overwrite and path.exists():
+        raise ImfitError(f"{path} exists; pass --force to overwrite it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ImfitError(f"folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ImfitError(f"folder {parent} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, overwrite: bool = True) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), overwrite=overwrite)
+
+
+# -- float formatting ------------------------------------------------------------------------
+def f32_str(v: float | np.floating[Any]) -> str:
+    """Shortest decimal that reads back to the same float32 (bit-exact round trips)."""
+    s = np.format_float_positional(np.float32(v), unique=True, trim="-")
+    if len(s) > 14:  # very small/large values read better in scientific notation
+        s = np.format_float_scientific(np.float32(v), unique=True, trim="-")
+    return s
+
+
+# -- .gabor.json -----------------------------------------------------------------------------
+def to_json_text(gs: GaborSet) -> str:
+    """The canonical text: metadata as pretty JSON, one wavelet per line."""
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "columns": list(COLUMNS),
+        "conventions": CONVENTIONS,
+        "image": {"width": gs.width, "height": gs.height},
+        "bias": [float(np.float32(b)) for b in gs.bias],
+        "count": len(gs),
+        "meta": _jsonable(gs.meta),
+    }
+    body = json.dumps(head, indent=2, allow_nan=False)
+    rows = ",\n".join("    [" + ", ".join(f32_str(v) for v in row) + "]" for row in gs.params)
+    wavelets = '  "wavelets": [\n' + rows + "\n  ]" if len(gs) else '  "wavelets": []'
+    return body[:-2] + ",\n" + wavelets + "\n}\n"
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metadata may hold numpy scalars, paths or NaN PSNRs: make them strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def from_json_obj(obj: Any, source: str = "file") -> GaborSet:
+    """Validate a parsed `.gabor.json` document and build the set; every failure is one line."""
+    if not isinstance(obj, dict):
+        raise ImfitError(f"{source}: not an imfit .gabor.json (top level is not an object)")
+    if obj.get("format") != FORMAT:
+        raise ImfitError(f"{source}: not an imfit .gabor.json (format is {obj.get('format')!r})")
+    ver = obj.get("version")
+    if ver != VERSION:
+        raise ImfitError(f"{source}: unsupported .gabor.json version {ver!r} "
+                         f"(this imfit reads version {VERSION})")
+    cols = obj.get("columns")
+    if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+        raise ImfitError(f"{source}: 'columns' must be a list of names")
+    missing = [c for c in COLUMNS if c not in cols]
+    if missing:
+        raise ImfitError(f"{source}: missing columns {', '.join(missing)}")
+    rows = obj.get("wavelets")
+    if not isinstance(rows, list):
+        raise ImfitError(f"{source}: 'wavelets' must be a list of rows")
+    for i, r in enumerate(rows):
+        if not isinstance(r, list) or len(r) != len(cols):
+            raise ImfitError(f"{source}: wavelet {i} must be a list of {len(cols)} numbers")
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ImfitError(f"{source}: wavelet {i} holds a non-number ({v!r})")
+    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    arr = arr[:, [cols.index(c) for c in COLUMNS]]
+    if not np.isfinite(arr).all():
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise ImfitError(f"{source}: wavelet {i} has a non-finite {COLUMNS[j]}")
+    img = obj.get("image", {})
+    if not isinstance(img, dict):
+        raise ImfitError(f"{source}: 'image' must be an object with width and height")
+    w, h = img.get("width"), img.get("height")
+    for name, v in (("width", w), ("height", h)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ImfitError(f"{source}: image {name} must be a positive integer, got {v!r}")
+    bias = obj.get("bias", [0.5, 0.5, 0.5])
+    if (not isinstance(bias, list) or len(bias) != 3
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bias)):
+        raise ImfitError(f"{source}: 'bias' must be a list of 3 numbers")
+    meta = obj.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ImfitError(f"{source}: 'meta' must be an object")
+    try:
+        return GaborSet(arr.astype(np.float32), w, h, tuple(bias), meta)
+    except ImfitError as e:
+        raise ImfitError(f"{source}: {e}") from None
+
+
+def save(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    """Write `gs` as `.gabor.json` atomically."""
+    return atomic_write_text(path, to_json_text(gs), overwrite=overwrite)
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise ImfitError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImfitError(f"{path} is a directory, expected a {what}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ImfitError(f"{path}: not a text file (expected a {what})") from None
+    except OSError as e:
+        raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def load(path: str | os.PathLike[str], width: int | None = None,
+         height: int | None = None) -> GaborSet:
+    """Read a `.gabor.json`, or a torch-imfit `.txt` (given the image size, else square 256)."""
+    path = Path(path)
+    if path.suffix.lower() == ".txt":
+        return load_txt(path, width or 256, height or width or 256)
+    text = _read_text(path, ".gabor.json file")
+    try:
+        obj = json.loads(text, parse_constant=lambda c: float("nan"))
+    except json.JSONDecodeError as e:
+        raise ImfitError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    return from_json_obj(obj, str(path))
+
+
+# -- torch-imfit weights .txt ----------------------------------------------------------------
+# Its plane: x and y both run -1..1 across the image with pixel CENTRES at the ends (linspace),
+# so one of its x units is (W-1)/2 pixels and one y unit (H-1)/2 pixels; ours is H/2 pixels on
+# both axes with pixel EDGES at the ends. theta is in turns, widths are absolute, rel_freq is the
+# log wavelength, psi is the phase in turns, amplitudes act on a -1..1 image (ours on 0..1).
+TXT_COLUMNS = ("u", "v", "theta", "rel_sigma", "gamma", "rel_freq",
+               "psi_r", "psi_g", "psi_b", "amp_r", "amp_g", "amp_b")
+
+
+def _txt_scales(width: int, height: int) -> tuple[float, float]:
+    """Units of ours per unit of theirs along x and y."""
+    sx = (max(width - 1, 1) / 2) / (height / 2)
+    sy = (max(height - 1, 1) / 2) / (height / 2)
+    return sx, sy
+
+
+def _gauss_transform(theta: np.ndarray, s_u: np.ndarray, s_v: np.ndarray, wl: np.ndarray,
+                     sx: float, sy: float) -> tuple[np.ndarray, ...]:
+    """Map a wavelet through the axis scaling diag(sx, sy).
+
+    The Gaussian maps exactly (covariance S -> A S A); its new principal axes give theta, sigma,
+    gamma. The wave vector maps by A^-1; we keep its component along the new u axis, which is
+    exact when sx == sy (square images) and a close approximation otherwise.
+    """
+    c, s = np.cos(theta), np.sin(theta)
+    a = s_u**2 * c**2 + s_v**2 * s**2
+    b = (s_u**2 - s_v**2) * c * s
+    d = s_u**2 * s**2 + s_v**2 * c**2
+    a2, b2, d2 = a * sx * sx, b * sx * sy, d * sy * sy
+    if sx == sy:
+        return theta, s_u * sx, s_v * sx, wl * sx
+    # eigen-decomposition of [[a2, b2], [b2, d2]], keeping the axis closest to the old u axis
+    t_new = 0.5 * np.arctan2(2 * b2, a2 - d2)
+    tr, det = a2 + d2, a2 * d2 - b2 * b2
+    disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+    l1, l2 = tr / 2 + disc, tr / 2 - disc
+    # the old u direction after mapping
+    ux, uy = c * sx, s * sy
+    cn, sn = np.cos(t_new), np.sin(t_new)
+    along = np.abs(ux * cn + uy * sn) >= np.abs(-ux * sn + uy * cn)
+    t_out = np.where(along, t_new, t_new + np.pi / 2)
+    su_out = np.sqrt(np.where(along, l1, l2))
+    sv_out = np.sqrt(np.where(along, l2, l1))
+    # wave vector k = (2pi/wl)(c, s) maps to A^-1 k; project on the new u axis
+    kx, ky = (2 * np.pi / wl) * c / sx, (2 * np.pi / wl) * s / sy
+    ku = np.abs(kx * np.cos(t_out) + ky * np.sin(t_out))
+    wl_out = 2 * np.pi / np.maximum(ku, 1e-12)
+    return t_out, su_out, sv_out, wl_out
+
+
+def from_txt_array(arr: np.ndarray, width: int, height: int) -> GaborSet:
+    """torch-imfit rows (N, 12) in its parametrisation -> GaborSet (bias 0.5 grey)."""
+    a = np.asarray(arr, np.float64).reshape(-1, NCOL)
+    sx, sy = _txt_scales(width, height)
+    # their pixel-centre coordinate -> ours: pixel j sits at -1 + 2j/(W-1) for them and at
+    # (-1 + (2j+1)/W)*aspect for us; the map is affine with slope sx and no offset.
+    x = a[:, 0] * sx
+    y = a[:, 1] * sy
+    theta = 2 * np.pi * a[:, 2]
+    s_u = np.abs(a[:, 3])
+    s_v = np.abs(a[:, 4])
+    wl = np.exp(a[:, 5])
+    theta, s_u, s_v, wl = _gauss_transform(theta, s_u, s_v, wl, sx, sy)
+    phase = 2 * np.pi * a[:, 6:9]
+    amp = 0.5 * a[:, 9:12]
+    out = np.empty((len(a), NCOL), np.float64)
+    out[:, COL["x"]], out[:, COL["y"]], out[:, COL["theta"]] = x, y, theta
+    out[:, COL["sigma"]] = np.maximum(s_u, 1e-6)
+    out[:, COL["gamma"]] = np.maximum(s_v, 1e-6)
+    out[:, COL["wavelength"]] = wl
+    out[:, 6:9], out[:, 9:12] = phase, amp
+    return GaborSet(out.astype(np.float32), width, height, (0.5, 0.5, 0.5),
+                    {"source_format": "torch-imfit txt"})
+
+
+def to_txt_array(gs: GaborSet) -> np.ndarray:
+    """GaborSet -> torch-imfit rows (N, 12). Its model has no bias: a non-grey bias is lost."""
+    p = gs.params.astype(np.float64)
+    sx, sy = _txt_scales(gs.width, gs.height)
+    theta, s_u, s_v, wl = _gauss_transform(p[:, 2], p[:, 3], p[:, 4], p[:, 5], 1 / sx, 1 / sy)
+    out = np.empty((len(gs), NCOL), np.float64)
+    out[:, 0] = p[:, 0] / sx
+    out[:, 1] = p[:, 1] / sy
+    # theirs is in turns in [-2, 2]; wrap to (-0.5, 0.5] so it stays inside its clamp
+    t = theta / (2 * np.pi)
+    out[:, 2] = t - np.round(t)
+    out[:, 3], out[:, 4] = s_u, s_v
+    out[:, 5] = np.log(wl)
+    amp = p[:, 9:12]
+    ph = p[:, 6:9] + np.where(amp < 0, np.pi, 0.0)  # their amplitudes are >= 0
+    psi = ph / (2 * np.pi)
+    out[:, 6:9] = psi - np.round(psi)
+    out[:, 9:12] = 2 * np.abs(amp)
+    return out
+
+
+def load_txt(path: str | os.PathLike[str], width: int = 256, height: int = 256) -> GaborSet:
+    """Read torch-imfit's weights file (N rows of 12 comma-separated numbers, no header)."""
+    path = Path(path)
+    text = _read_text(path, "torch-imfit weights .txt")
+    rows = []
+    for ln, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p for p in line.replace(",", " ").split()]
+        if len(parts) != NCOL:
+            raise ImfitError(f"{path}:{ln}: expected {NCOL} comma-separated numbers, "
+                             f"found {len(parts)}")
+        try:
+            vals = [float(p) for p in parts]
+        except ValueError:
+            raise ImfitError(f"{path}:{ln}: not a number in {line[:60]!r}") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise ImfitError(f"{path}:{ln}: non-finite value")
+        rows.append(vals)
+    if not rows:
+        raise ImfitError(f"{path}: no wavelets in file")
+    gs = from_txt_array(np.array(rows), width, height)
+    return gs.replace(meta={"source": path.name, "source_format": "torch-imfit txt"})
+
+
+def txt_text(gs: GaborSet) -> str:
+    """torch-imfit's layout. 9 significant digits (its reader takes any float) instead of its
+    6 decimals, so that our own round trip loses nothing visible."""
+    return "".join(",".join(f"{v:.9g}" for v in row) + "\n" for row in to_txt_array(gs))
+
+
+def save_txt(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    return atomic_write_text(path, txt_text(gs), overwrite=overwrite)

@@ -1,0 +1,71 @@
+"""Shared fixtures: sample images, one small real fit per session, a session-wide EGL context.
+
+GL rule: in CI (CI=true) a test that needs GL and cannot get a context FAILS; elsewhere it skips
+with the reason, so a laptop without EGL can still run the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    return ASSETS
+
+
+@pytest.fixture(scope="session")
+def small_fit():
+    """A real fit of the astronaut at 64 px with 96 wavelets (a few seconds, once per session)."""
+    from imfit.fit import FitSettings, fit_image
+    from imfit.image import load_target
+
+    target, _ = load_target(ASSETS / "astronaut.png", 64)
+    s = FitSettings(num_gabors=96, size=64, iterations=60, rescales=1, seed=1)
+    res = fit_image(target, s, meta={"source": "astronaut.png"})
+    return res.gaborset, target
+
+
+@pytest.fixture(scope="session")
+def fit_file(small_fit, tmp_path_factory) -> Path:
+    import imfit
+
+    p = tmp_path_factory.mktemp("fit") / "astronaut.gabor.json"
+    imfit.save(small_fit[0], p)
+    return p
+
+
+@pytest.fixture(scope="session")
+def gl_ctx():
+    """One headless moderngl context (EGL, Mesa llvmpipe here) for the whole session."""
+    try:
+        import moderngl
+
+        ctx = moderngl.create_standalone_context(backend="egl")
+    except Exception as e:  # noqa: BLE001 - any failure means "no GL here"
+        if IN_CI:
+            pytest.fail(f"CI=true and no EGL OpenGL context could be created: {e}")
+        pytest.skip(f"no EGL OpenGL context: {e}")
+    yield ctx
+    ctx.release()
+
+
+def random_params(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
+    """Plausible random wavelets (positions in the frame, widths of a few pixels at 64 px)."""
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, 12), dtype=np.float64)
+    p[:, 0:2] = rng.uniform(-1, 1, (n, 2))
+    p[:, 2] = rng.uniform(-np.pi, np.pi, n)
+    p[:, 3:5] = rng.uniform(0.03, 0.25, (n, 2))
+    p[:, 5] = rng.uniform(0.06, 0.6, n)
+    p[:, 6:9] = rng.uniform(-np.pi, np.pi, (n, 3))
+    p[:, 9:12] = rng.uniform(0, 0.3, (n, 3))
+    return p.astype(dtype)

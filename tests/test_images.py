@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from imfit import ImfitError
+from imfit.image import load_target, load_weight, read_image, save_png
+
+
+def test_grayscale_rgba_16bit_palette(tmp_path, assets):
+    rgb, a = read_image(assets / "camera.png")
+    assert rgb.shape[-1] == 3 and a is None and np.allclose(rgb[..., 0], rgb[..., 2])
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, 16:, 3] = 255  # right half opaque red, left half transparent
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    rgb, a = read_image(tmp_path / "rgba.png")
+    assert a is not None and a.min() == 0 and a.max() == 1
+    comp, w = load_target(tmp_path / "rgba.png", 32, alpha="composite", background=(1, 1, 1))
+    assert w is None and np.allclose(comp[0, 0], 1) and np.allclose(comp[0, -1], [1, 0, 0])
+    _, w = load_target(tmp_path / "rgba.png", 32, alpha="weight")
+    assert w is not None and w[0, 0] == 0 and w[0, -1] == 1
+    g16 = (np.linspace(0, 65535, 64 * 32).reshape(32, 64)).astype(np.uint16)
+    Image.fromarray(g16).save(tmp_path / "g16.png")
+    rgb, _ = read_image(tmp_path / "g16.png")
+    assert rgb.max() == pytest.approx(1.0) and len(np.unique(rgb[..., 0])) > 1000
+    Image.open(assets / "astronaut.png").convert("P").save(tmp_path / "p.png")
+    assert read_image(tmp_path / "p.png")[0].shape == (256, 256, 3)
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    im.save(tmp_path / "o.jpg", exif=exif)
+    rgb, _ = read_image(tmp_path / "o.jpg")
+    assert rgb.shape[:2] == (40, 20)
+
+
+def test_area_resize_keeps_aspect_and_mean(assets):
+    t, _ = load_target(assets / "chelsea.png", 64)
+    assert t.shape == (43, 64, 3)
+    full, _ = read_image(assets / "chelsea.png")
+    assert abs(float(t.mean()) - float(full.mean())) < 2e-3
+
+
+@pytest.mark.parametrize("make, msg", [
+    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10), "not an image|corrupt"),
+    (lambda p: p.write_bytes(open_truncated()), "corrupt or truncated"),
+    (lambda p: Image.new("RGB", (1, 1)).save(p, format="PNG"), "at least"),
+    (lambda p: p.write_text("hello"), "not an image"),
+])
+def test_bad_images(tmp_path, make, msg):
+    f = tmp_path / "bad.png"
+    make(f)
+    with pytest.raises(ImfitError, match=msg):
+        load_target(f, 64)
+
+
+def open_truncated() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.effect_noise((200, 200), 50).convert("RGB").save(buf, format="PNG")
+    return buf.getvalue()[: len(buf.getvalue()) // 2]
+
+
+def test_decompression_bomb_header_is_refused(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    f = tmp_path / "bomb.png"
+    f.write_bytes(data)
+    with pytest.raises(ImfitError, match="megapixel|bomb"):
+        load_target(f, 64)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(ImfitError, match="no such file"):
+        load_target(tmp_path / "nope.png", 64)
+    with pytest.raises(ImfitError, match="directory"):
+        load_target(tmp_path, 64)
+
+
+def test_weight_of_another_aspect_is_refused(tmp_path):
+    Image.new("L", (100, 20), 255).save(tmp_path / "w.png")
+    with pytest.raises(ImfitError, match="aspect"):
+        load_weight(tmp_path / "w.png", 64, 64)
+
+
+def test_save_png_refuses_to_clobber_when_asked(tmp_path):
+    f = tmp_path / "a.png"
+    save_png(np.zeros((4, 4, 3)), f)
+    with pytest.raises(ImfitError, match="exists"):
+        save_png(np.ones((4, 4, 3)), f, overwrite=False)
+    with pytest.raises(ImfitError, match="extension"):
+        save_png(np.ones((4, 4, 3)), tmp_path / "a.xyz")
