@@ -67,6 +67,22 @@ def parse_pair(value: str | None) -> tuple[float, float] | None:
     return a, b
 
 
+Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H, W, 3) 0..1
+
+
+def get_renderer(backend: str = "auto") -> Renderer:
+    """The frame renderer every command uses: GL when available ("auto"), else torch.
+
+    Commands that produce pictures (render, animate, morph, sheet, diffuse of a fit) call this,
+    so all of them switch engines the same way.
+    """
+    import imfit
+
+    if backend in ("torch", "auto"):
+        return imfit.render
+    raise UserError(f"unknown backend {backend!r}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="imfit")
 def main() -> None:

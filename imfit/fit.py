@@ -102,6 +102,7 @@ class FitResult:
 
 
 Progress = Callable[[int, int, float], None]  # (step, total, psnr)
+Snapshot = Callable[[GaborSet], None]  # receives the current set (no PSNR) while fitting
 
 
 # -- image statistics for initialisation ----------------------------------------------------------
@@ -367,7 +368,15 @@ class Fitter:
         return k
 
     # the loop -------------------------------------------------------------------------------
-    def run(self, progress: Progress | None = None) -> FitResult:
+    def current(self) -> GaborSet:
+        """The parameters right now, in physical units (cheap: no render, no PSNR)."""
+        return self.params.to_gaborset(self.width, self.height, dict(self.meta))
+
+    def run(self, progress: Progress | None = None, snapshot: Snapshot | None = None,
+            snapshot_every: int = 10) -> FitResult:
+        """Optimise; `progress` every 10 steps, `snapshot` (e.g. a live viewer) every
+        `snapshot_every` steps. Ctrl-C (KeyboardInterrupt) ends early and keeps the latest
+        parameters, marked incomplete."""
         s = self.s
         sched = s.schedule(self.height)
         if self.warm:
@@ -425,6 +434,8 @@ class Fitter:
                     if s.solve_every and (i + 1) % s.solve_every == 0 and not near_end:
                         self.solve_colours(target, wt, view, iters=6)
                         pairs = None
+                    if snapshot is not None and step % snapshot_every == 0:
+                        snapshot(self.current())
                     if progress is not None and (step % 10 == 0 or step == total):
                         with torch.no_grad():
                             mse = float(((out.detach().clamp(0, 1) - target) ** 2).mean())
@@ -501,9 +512,9 @@ def _device(name: str) -> torch.device:
 
 def fit_image(target: np.ndarray, settings: FitSettings, weight: np.ndarray | None = None,
               init: GaborSet | None = None, meta: dict[str, Any] | None = None,
-              progress: Progress | None = None) -> FitResult:
+              progress: Progress | None = None, snapshot: Snapshot | None = None) -> FitResult:
     """Fit `settings.num_gabors` wavelets to target (H, W, 3) in 0..1; see the module docstring."""
-    return Fitter(target, settings, weight, init, meta).run(progress)
+    return Fitter(target, settings, weight, init, meta).run(progress, snapshot)
 
 
 def empty_params(n: int) -> np.ndarray:

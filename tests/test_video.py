@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from imfit import ImfitError
+from imfit.video import read_frames, write_frames
+
+
+def _frames(n=6, w=34, h=21):
+    t = np.linspace(0, 1, n)
+    return [np.broadcast_to(np.array([v, 1 - v, 0.5], np.float32), (h, w, 3)) for v in t]
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.gif", "frames"])
+def test_write_and_read_back(tmp_path, name):
+    out = tmp_path / name
+    assert write_frames(_frames(), out, fps=12) == 6
+    back = read_frames(out)
+    assert len(back) == 6 and back[0].shape == (21 + (name == "a.mp4"), 34, 3) or \
+        back[0].shape[:2] in ((21, 34), (22, 34))
+    assert abs(float(back[-1][..., 0].mean()) - 1.0) < 0.05  # colours survive (lossy codecs)
+
+
+def test_refuses_to_overwrite_and_bad_suffix(tmp_path):
+    out = tmp_path / "a.gif"
+    write_frames(_frames(2), out)
+    with pytest.raises(ImfitError, match="exists"):
+        write_frames(_frames(2), out)
+    write_frames(_frames(3), out, force=True)
+    with pytest.raises(ImfitError, match="mp4, .gif or a folder"):
+        write_frames(_frames(2), tmp_path / "a.avi")
+    with pytest.raises(ImfitError, match="no frames"):
+        write_frames([], tmp_path / "b.gif")
+    assert not (tmp_path / "b.gif").exists()
