@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 from imfit.errors import ImfitError
 from imfit.gaborset import NCOL, GaborSet
-from imfit.image import psnr, resize_area
-from imfit.renderer import Pairs, View, bin_tiles, render_tiled_coef
+from imfit.image import resize_area
+from imfit.metrics import psnr
+from imfit.renderer import Pairs, View, bin_tiles, render_tiled_coef, use_fused
 
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -295,7 +296,7 @@ class Fitter:
         """
         p = self.params
         geom = p.geom().detach()
-        pairs = bin_tiles(geom, view)
+        pairs = None if use_fused(geom) else bin_tiles(geom, view)
         hw = view.width * view.height
         ridge = 1e-5
         wgt = torch.ones(view.height, view.width, 1, device=self.device) if wt is None \
@@ -400,13 +401,14 @@ class Fitter:
                 plateau, best = 1.0, float("inf")
                 since_best = 0
                 pairs: Pairs | None = None
+                fused = use_fused(self.params.pos)
                 for i in range(steps):
                     frac = i / max(1, steps)
                     cos = 0.5 * (1 + math.cos(math.pi * frac))
                     for g, b0 in zip(opt.param_groups, base, strict=False):
                         g["lr"] = b0 * plateau * (0.05 + 0.95 * cos)
                     geom = self.params.geom()
-                    if pairs is None or i % 5 == 0:
+                    if not fused and (pairs is None or i % 5 == 0):
                         pairs = bin_tiles(geom.detach(), view)
                     out = render_tiled_coef(geom, self.params.coef, view, pairs=pairs)
                     out = out + self.params.bias

@@ -161,8 +161,3 @@ def save_png(img: np.ndarray, path: str | os.PathLike[str], overwrite: bool = Tr
     pil = Image.fromarray(to_uint8(img))
     return atomic_write(path, lambda f: pil.save(f, format=fmt), overwrite=overwrite)
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two 0..1 images."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)

@@ -226,21 +226,61 @@ class _TiledGabor(torch.autograd.Function):
         return ggeom, gcoef, None, None, None, None
 
 
+class _FusedGabor(torch.autograd.Function):
+    """The same truncated sum through the fused C kernel (imfit/_gabor_kernel.c)."""
+
+    @staticmethod
+    def forward(ctx: Any, geom: torch.Tensor, coef: torch.Tensor, view: View,
+                radius: float) -> torch.Tensor:
+        from imfit import ckernel
+
+        ctx.save_for_backward(geom, coef)
+        ctx.view, ctx.radius = view, radius
+        return ckernel.forward(geom.detach(), coef.detach(), view.width, view.height, view.x0,
+                               view.y0, view.scale, radius)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        from imfit import ckernel
+
+        geom, coef = ctx.saved_tensors
+        v = ctx.view
+        gg, gc = ckernel.backward(geom.detach(), coef.detach(), grad_out, v.width, v.height,
+                                  v.x0, v.y0, v.scale, ctx.radius)
+        return gg, gc, None, None
+
+
+def use_fused(*tensors: torch.Tensor) -> bool:
+    """Whether the fused C kernel will run for these tensors (CPU float32, compiler found)."""
+    from imfit import ckernel
+
+    return ckernel.usable(*tensors)
+
+
 def render_tiled_coef(geom: torch.Tensor, coef: torch.Tensor, view: View,
                       radius: float = DEFAULT_RADIUS, tile: int = TILE,
-                      pairs: Pairs | None = None) -> torch.Tensor:
+                      pairs: Pairs | None = None, kernel: str = "auto") -> torch.Tensor:
     """Unclamped, unbiased sum: geom (N, 6) [x y theta sigma gamma wavelength], coef (N, 3, 2)
-    -> (H, W, 3). Differentiable in both inputs."""
-    if pairs is None:
-        pairs = bin_tiles(geom, view, radius, tile)
-    out = _TiledGabor.apply(geom, coef, view, radius, tile, pairs)
+    -> (H, W, 3). Differentiable in both inputs.
+
+    kernel "auto" uses the fused C kernel for CPU float32 when it is available, else the
+    pure-torch tiled path ("torch"), which is also the reference the C kernel is tested against.
+    """
+    if kernel != "torch" and use_fused(geom, coef):
+        out = _FusedGabor.apply(geom, coef, view, radius)
+    else:
+        if kernel == "c":
+            raise RuntimeError("the fused C kernel is not available here")
+        if pairs is None:
+            pairs = bin_tiles(geom, view, radius, tile)
+        out = _TiledGabor.apply(geom, coef, view, radius, tile, pairs)
     return out.reshape(view.height, view.width, 3)
 
 
 def render_tiled(params: torch.Tensor, view: View, bias: Any = 0.5, clamp: bool = True,
-                 radius: float = DEFAULT_RADIUS) -> torch.Tensor:
+                 radius: float = DEFAULT_RADIUS, kernel: str = "auto") -> torch.Tensor:
     """Fast render of (N, 12) physical parameters -> (H, W, 3)."""
-    out = render_tiled_coef(params[:, :6], coefficients(params), view, radius)
+    out = render_tiled_coef(params[:, :6], coefficients(params), view, radius, kernel=kernel)
     out = out + torch.as_tensor(bias, dtype=params.dtype, device=params.device)
     return out.clamp(0, 1) if clamp else out
 
