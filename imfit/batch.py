@@ -114,6 +114,8 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     jobs = list(plan(path, mode, out_dir, weight, keyframes))
     prev: GaborSet | None = None
     prev_dir: Path | None = None
+    # video modes report flicker: frame-to-frame change of the renders vs of the sources
+    seq: dict[Path, tuple[list, list]] = {}
     for n, job in enumerate(jobs):
         outs = [job.out_dir / f"{job.stem}{ext}" for ext in (".gabor.json", ".png", ".txt")]
         if not force:
@@ -141,12 +143,24 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
         job.out_dir.mkdir(parents=True, exist_ok=True)
         gs = result.gaborset
         save(gs, outs[0])
-        save_png(render(gs), outs[1])
+        preview = render(gs)
+        save_png(preview, outs[1])
         save_txt(gs, outs[2])
+        if mode in ("video", "vm"):
+            r_list, s_list = seq.setdefault(job.out_dir, ([], []))
+            r_list.append(preview)
+            s_list.append(target)
         state = "INTERRUPTED, latest parameters" if result.interrupted else "fit"
         echo(f"{state}: {outs[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR {gs.meta['psnr']:.2f} dB, "
              f"{result.seconds:.1f} s)  preview {outs[1]}")
         if result.interrupted:
             return 130
         prev, prev_dir = gs, job.out_dir
+    from imfit.metrics import flicker, flicker_ratio
+
+    for folder, (renders, sources) in seq.items():
+        if len(renders) > 1 and all(r.shape == renders[0].shape for r in renders):
+            echo(f"flicker in {folder}: renders {flicker(renders):.4f}, source "
+                 f"{flicker(sources):.4f} (ratio {flicker_ratio(renders, sources):.2f}; "
+                 "lower is steadier)")
     return 0

@@ -55,6 +55,7 @@ class FitSettings:
     replace_every: int = 100  # re-placement period (steps); 0 = never
     replace_fraction: float = 0.05
     warm_iterations: int | None = None  # steps for a warm-started frame (video); None = iterations
+    early_stop: bool = True  # end a stage when the loss has plateaued
 
     def validate(self) -> None:
         for name in ("num_gabors", "size", "iterations"):
@@ -400,6 +401,10 @@ class Fitter:
                 base = [g["lr"] for g in opt.param_groups]
                 plateau, best = 1.0, float("inf")
                 since_best = 0
+                # early stop: the stage ends when the loss has not improved by 0.1% for
+                # `patience` steps (after the schedule's last re-placement has had its chance)
+                patience = max(60, steps // 4)
+                stale, stale_best = 0, float("inf")
                 pairs: Pairs | None = None
                 fused = use_fused(self.params.pos)
                 for i in range(steps):
@@ -428,6 +433,13 @@ class Fitter:
                         if since_best > 20:
                             plateau *= s.gamma
                             since_best = 0
+                    if lv < stale_best * 0.999:
+                        stale_best, stale = lv, 0
+                    else:
+                        stale += 1
+                        if stale > patience and s.early_stop:
+                            total -= steps - i - 1
+                            break
                     near_end = i >= steps - max(10, steps // 10)
                     if s.replace_every and (i + 1) % s.replace_every == 0 and not near_end \
                             and not self.warm:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,87 @@ def test_flicker_measures():
     b = np.ones((4, 4, 3)) * 0.1
     assert flicker([a, b, a]) == pytest.approx(0.1)
     assert flicker_ratio([a, a, a], [a, b, a]) == 0.0
+
+
+def _planted(n: int = 5, size: int = 48, seed: int = 0):
+    """A small image made of n known wavelets (the fitter's job is to find them again)."""
+    from imfit import GaborSet
+
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, 12), np.float32)
+    p[:, 0:2] = rng.uniform(-0.6, 0.6, (n, 2))
+    p[:, 2] = rng.uniform(-np.pi, np.pi, n)
+    p[:, 3] = rng.uniform(0.08, 0.14, n)
+    p[:, 4] = rng.uniform(0.12, 0.2, n)
+    p[:, 5] = rng.uniform(0.3, 0.5, n)
+    p[:, 6:9] = rng.uniform(-np.pi, np.pi, (n, 3))
+    p[:, 9:12] = rng.uniform(0.1, 0.25, (n, 3))
+    gs = GaborSet(p, size, size, (0.5, 0.5, 0.5))
+    import imfit
+
+    return gs, imfit.render(gs)
+
+
+def test_closed_form_colours_are_exact_for_the_true_geometry():
+    import torch
+
+    gs, img = _planted()
+    f = Fitter(img, FitSettings(num_gabors=len(gs), size=48), init=gs.replace(bias=(0, 0, 0)))
+    with torch.no_grad():
+        f.params.coef.zero_()
+    target, wt, view = f._scaled(48)
+    f.solve_colours(target, wt, view, iters=60)
+    got = f.current()
+    assert np.allclose(got.bias, 0.5, atol=1e-3)
+    assert np.abs(got.amplitude - gs.amplitude).max() < 2e-3
+
+
+def test_initialisation_reads_orientation_from_the_image():
+    """A single planted stripe pattern: wavelets placed on it get its orientation (mod pi)."""
+    from imfit import GaborSet
+
+    p = np.zeros((1, 12), np.float32)
+    p[0, 2:6] = [0.6, 0.5, 0.5, 0.2]
+    p[0, 9:12] = 0.4
+    import imfit
+
+    img = imfit.render(GaborSet(p, 64, 64))
+    f = Fitter(img, FitSettings(num_gabors=40, size=64, seed=2))
+    g = f.current()
+    near = np.hypot(g.xy[:, 0], g.xy[:, 1]) < 0.4
+    d = np.angle(np.exp(2j * (g.theta[near] - 0.6))) / 2  # difference mod pi
+    assert near.sum() >= 5 and np.median(np.abs(d)) < 0.2
+
+
+def test_fit_recovers_a_planted_set():
+    gs, img = _planted(seed=4)
+    res = fit_image(img, FitSettings(num_gabors=12, size=48, iterations=150, rescales=1, seed=0))
+    assert res.psnr > 33.0  # the planted image is exactly representable
+
+
+def test_replacement_keeps_the_count_and_moves_weak_wavelets_to_the_error():
+    import torch
+
+    t, _ = load_target(Path(__file__).parent.parent / "assets" / "astronaut.png", 32)
+    f = Fitter(t, FitSettings(num_gabors=40, size=32))
+    target, wt, view = f._scaled(32)
+    with torch.no_grad():
+        f.params.coef[10:] = 0.1
+        f.params.coef[:10] = 0  # ten useless wavelets
+    before = f.current()
+    opt = torch.optim.Adam(f.params.groups(0.01))
+    render = torch.zeros_like(target) + f.params.bias
+    k = f.replace_weak(target, render, view, opt, fraction=0.25)
+    after = f.current()
+    assert k == 10 and len(after) == len(before) == 40
+    moved = np.any(after.params[:, :2] != before.params[:, :2], axis=1)
+    assert moved[:10].all() and not moved[10:].any()
+
+
+def test_cuda_and_mps_fail_clearly_when_absent():
+    import torch
+
+    t = np.zeros((16, 16, 3), np.float32)
+    if not torch.cuda.is_available():
+        with pytest.raises(ImfitError, match="no CUDA"):
+            Fitter(t, FitSettings(device="cuda"))
