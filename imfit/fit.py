@@ -397,7 +397,7 @@ class Fitter:
                 if s.solve_every and (stage == 0 or not self.warm):
                     self.solve_colours(target, wt, view, iters=20 if stage == 0 else 8)
                 lr = s.global_lr * (1.0 if stage == 0 and not self.warm else 0.5)
-                opt = torch.optim.Adam(self.params.groups(lr), betas=(0.9, 0.99))
+                opt = torch.optim.Adam(self.params.groups(lr), betas=(0.9, 0.99), foreach=True)
                 base = [g["lr"] for g in opt.param_groups]
                 plateau, best = 1.0, float("inf")
                 since_best = 0

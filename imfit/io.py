@@ -53,6 +53,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         raise ImfitError(f"folder {parent} is not writable")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     try:
+        # mkstemp makes 0600 files; outputs get the usual permissions (0666 minus umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

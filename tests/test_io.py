@@ -131,3 +131,13 @@ def test_bad_txt(tmp_path):
     f.write_text("")
     with pytest.raises(ImfitError, match="no wavelets"):
         load_txt(f)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+
+    f = tmp_path / "p.gabor.json"
+    imfit.save(GaborSet(random_params(1), 8, 8), f)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (f.stat().st_mode & 0o777) == (0o666 & ~umask)
