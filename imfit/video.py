@@ -98,6 +98,9 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
             if n:
                 if path.exists():
                     shutil.rmtree(path)
+                umask = os.umask(0)  # mkdtemp makes 0700 folders; outputs get the usual mode
+                os.umask(umask)
+                os.chmod(tmpdir, 0o777 & ~umask)
                 os.replace(tmpdir, path)
                 tmpdir = None  # type: ignore[assignment]
     finally:
