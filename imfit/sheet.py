@@ -56,7 +56,8 @@ def sweep_values(lo: float, hi: float, count: int, log: bool = False,
         vals = list(np.geomspace(lo, hi, count))
     else:
         vals = list(np.linspace(lo, hi, count))
-    return [float(round(v)) if integer else float(v) for v in vals]
+    # three significant digits, so each label is exactly the value that made its cell
+    return [float(round(v)) if integer else float(f"{v:.3g}") for v in vals]
 
 
 def variations(gs: GaborSet, op: str, key: str, values: Sequence[float],
