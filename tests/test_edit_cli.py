@@ -1,4 +1,4 @@
-"""`imfit edit / morph / animate / sheet` from the command line: outputs, meaning, one-line errors."""
+"""`imfit edit | morph | animate | sheet` from the command line: outputs, meaning, errors."""
 
 import json
 import math
