@@ -36,9 +36,9 @@ edit_render merge      merge:with="$C",bias=mean gain:x=0.8
 edit_render chain      kaleido:n=4 scale:size=1.5 hue:deg=200
 
 imfit sheet "$A" --param sigma --range 0.5,3 --count 6 --log --cell 128 -o "$G/sheet-sigma.png" --force
-imfit animate "$A" --frames 40 --fps 15 --drift phase=0.5,theta=0.05 --loop --size 160x160 \
+imfit animate "$A" --frames 32 --fps 12 --drift phase=0.5,theta=0.05 --loop --size 128x128 \
     -o "$G/loop.gif" --force
-imfit morph "$A" "$C" --frames 24 --fps 15 --bounce --size 160x160 -o "$G/morph.gif" --force
-imfit animate "$A" --timeline docs/timeline-example.json --frames 48 --fps 12 --loop \
-    --size 160x160 -o "$G/timeline.gif" --force
+imfit morph "$A" "$C" --frames 20 --fps 12 --bounce --size 128x128 -o "$G/morph.gif" --force
+imfit animate "$A" --timeline docs/timeline-example.json --frames 36 --fps 9 --loop \
+    --size 128x128 -o "$G/timeline.gif" --force
 ls -l "$G"
