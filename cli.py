@@ -186,5 +186,188 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
 
 
+# -- edit, morph, animate, sheet ---------------------------------------------------------------
+def _frame_size(size: str | None, gs: Any) -> tuple[int, int]:
+    wh = parse_size(size)
+    return wh or (gs.width, gs.height)
+
+
+def _write_video(frames: Any, output: Path, fps: float, force: bool, what: str) -> None:
+    from imfit.video import write_frames
+
+    n = write_frames(frames, output, fps=fps, force=force)
+    click.echo(f"wrote {output} ({n} frames at {fps:g} fps, {what})")
+
+
+@main.command("edit")
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
+@click.argument("ops", metavar="OP...", nargs=-1)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output .gabor.json.")
+@click.option("--list-ops", is_flag=True, help="List every op and its keys, then exit.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, list_ops: bool,
+             force: bool) -> None:
+    """Apply edits to a fit, left to right: OP is NAME or NAME:KEY=VALUE,KEY=VALUE.
+
+    \b
+    imfit edit a.gabor.json scale:sigma=2 rotate:deg=90 topk:k=100 -o b.gabor.json
+    imfit edit a.gabor.json kaleido:n=6 hue:deg=120 -o k.gabor.json
+    """
+    import imfit
+    from imfit.errors import ImfitError
+    from imfit.ops import apply_ops, parse_ops
+    from imfit.ops import list_ops as ops_text
+
+    if list_ops:
+        click.echo(ops_text())
+        return
+    if fit_path is None or output is None:
+        raise ImfitError("usage: imfit edit FIT OP... -o OUT.gabor.json (or --list-ops)")
+    if not ops:
+        raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
+    chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
+    if output.exists() and not force:
+        raise ImfitError(f"{output} exists; pass --force to overwrite it")
+    gs = imfit.load(fit_path)
+    out = apply_ops(gs, chain)
+    out = out.replace(meta={**out.meta, "edits": [*out.meta.get("edits", []),
+                                                  *(o.text() for o in chain)]})
+    imfit.save(out, output, overwrite=force)
+    click.echo(f"wrote {output} ({len(gs)} -> {len(out)} wavelets; "
+               f"{' '.join(o.text() for o in chain)})")
+
+
+@main.command("morph")
+@click.argument("a_path", metavar="A", type=click.Path(path_type=Path))
+@click.argument("b_path", metavar="B", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Frames: .mp4, .gif or a folder of PNGs.")
+@click.option("--frames", type=int, default=60, show_default=True,
+              help="Frame count; the first is A, the last is B.")
+@click.option("--fps", type=float, default=30.0, show_default=True)
+@click.option("--size", default=None, help="WIDTHxHEIGHT (default: A's fitted size).")
+@click.option("--ease", type=click.Choice(["smooth", "linear"]), default="smooth",
+              show_default=True, help="Timing curve.")
+@click.option("--bounce", is_flag=True, help="Go A -> B -> A (a loop).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
+              size: str | None, ease: str, bounce: bool, force: bool) -> None:
+    """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
+    import imfit
+    from imfit.morph import morph_sets
+    from imfit.video import check_output
+
+    check_output(output, force)
+    a, b = imfit.load(a_path), imfit.load(b_path)
+    w, h = _frame_size(size, a)
+    sets = list(morph_sets(a, b, frames, ease))
+    if bounce:
+        sets = sets + sets[-2:0:-1]
+    render_fn = get_renderer("auto")
+    _write_video((render_fn(s, w, h) for s in sets), output, fps, force,
+                 f"{len(a)} -> {len(b)} wavelets")
+
+
+@main.command("animate")
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Frames: .mp4, .gif or a folder of PNGs.")
+@click.option("--frames", type=int, default=None,
+              help="Frame count [default: 120, or the timeline's length].")
+@click.option("--fps", type=float, default=30.0, show_default=True)
+@click.option("--drift", default="", help="Rates in turns/s: phase=0.5,theta=0.1,rotate=0.02.")
+@click.option("--loop", is_flag=True,
+              help="Seamless loop: rates snap to whole turns; the timeline wraps.")
+@click.option("--timeline", type=click.Path(path_type=Path), default=None,
+              help="Keyframe file of edits over time (JSON, see docs/timeline.md).")
+@click.option("--size", default=None, help="WIDTHxHEIGHT (default: the fitted size).")
+@click.option("--zoom", type=float, default=1.0, show_default=True)
+@click.option("--center", default="0,0", show_default=True, help="View centre X,Y.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, drift: str,
+                loop: bool, timeline: Path | None, size: str | None, zoom: float, center: str,
+                force: bool) -> None:
+    """Animate a fit: steady drift and/or a keyframe timeline of edits."""
+    import imfit
+    from imfit.animate import (
+        animation_sets,
+        describe_rates,
+        load_timeline,
+        loop_rates,
+        timeline_duration,
+    )
+    from imfit.edit import parse_drift
+    from imfit.errors import ImfitError
+    from imfit.video import check_output
+
+    check_output(output, force)
+    if not (zoom > 0 and zoom < 1e6):
+        raise ImfitError(f"--zoom must be positive, got {zoom}")
+    rates = parse_drift(drift)
+    tl = load_timeline(timeline) if timeline is not None else None
+    if not rates and tl is None:
+        raise ImfitError("nothing moves: give --drift and/or --timeline")
+    if frames is None:
+        frames = 120 if tl is None or loop else timeline_duration(tl, fps)
+    if loop:
+        rates = loop_rates(rates, frames, fps)
+    gs = imfit.load(fit_path)
+    w, h = _frame_size(size, gs)
+    c = parse_pair(center)
+    render_fn = get_renderer("auto")
+    sets = animation_sets(gs, frames, fps, rates, loop, tl)
+    _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
+                 describe_rates(rates, frames, fps) + (", loop" if loop else ""))
+
+
+@main.command("sheet")
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output image (.png).")
+@click.option("--param", "param", required=True,
+              help="What to vary: sigma, gamma, wavelength, size, hue, rotate, spin, phase, "
+              "gain, topk, jitter, kaleido, tile, zoom, or OP.KEY.")
+@click.option("--range", "value_range", required=True, help="LOW,HIGH (inclusive).")
+@click.option("--count", type=int, default=6, show_default=True, help="Number of cells.")
+@click.option("--log", "log_spacing", is_flag=True, help="Geometric spacing (for factors).")
+@click.option("--cols", type=int, default=None, help="Columns [default: about square].")
+@click.option("--cell", type=int, default=192, show_default=True, help="Cell width in pixels.")
+@click.option("--base", multiple=True, help="Edits applied before the varied one (repeatable).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count: int,
+              log_spacing: bool, cols: int | None, cell: int, base: tuple[str, ...],
+              force: bool) -> None:
+    """A contact sheet: a labelled grid of one parameter's variations, to choose by eye."""
+    import imfit
+    from imfit.errors import ImfitError
+    from imfit.image import save_png
+    from imfit.ops import OPS, parse_ops
+    from imfit.sheet import contact_sheet, resolve_param, sweep_values, variations
+
+    op, key = resolve_param(param)
+    lo_hi = parse_pair(value_range)
+    assert lo_hi is not None
+    if not 16 <= cell <= 2048:
+        raise ImfitError(f"--cell must be 16..2048 pixels, got {cell}")
+    if cols is not None and cols < 1:
+        raise ImfitError(f"--cols must be >= 1, got {cols}")
+    values = sweep_values(lo_hi[0], lo_hi[1], count, log_spacing,
+                          OPS[op].param(key).kind == "int")
+    chain = parse_ops(base)
+    if output.exists() and not force:
+        raise ImfitError(f"{output} exists; pass --force to overwrite it")
+    gs = imfit.load(fit_path)
+    cells = variations(gs, op, key, values, chain)
+    img = contact_sheet(cells, get_renderer("auto"), cell, max(1, round(cell / gs.aspect)), cols)
+    save_png(img, output, overwrite=force)
+    click.echo(f"wrote {output} ({len(cells)} cells of {op}:{key} from {values[0]:g} to "
+               f"{values[-1]:g})")
+
+
 if __name__ == "__main__":
     main()

@@ -11,3 +11,12 @@ TXT_ROUNDTRIP = 1e-5
 GL_LOOP_VS_TORCH = 1e-3
 # GL billboards vs torch: quads sized at the same radius; 2/255 as the spec asks.
 GL_BILLBOARD_VS_TORCH = 2 / 255
+# Edits vs the same change made on the rendered image (rotate, flip, hue, sort...): the edited
+# set is recomputed in float64 and stored as float32, so positions/angles move by ~1e-7 and
+# sums run in another order; pixel values then agree to ~1e-6. 1e-4 leaves room, still far
+# below one 8-bit step (4e-3) so a wrong edit cannot pass.
+EDIT_RENDER = 1e-4
+# A morph sampled 1e-5 away from either end vs that end's fit: every parameter has moved by
+# ~1e-5 of its full change (a turn of up to pi/2, amplitudes up to ~0.3), i.e. ~1e-4 per pixel.
+# 1e-3 still catches any jump at the ends (a wrong pairing or a half-turn shows as > 0.05).
+MORPH_NEAR_END = 1e-3

@@ -1,0 +1,128 @@
+"""`imfit edit | morph | animate | sheet` from the command line: outputs, meaning, errors."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import random_params
+from PIL import Image
+
+import imfit
+from cli import main
+from imfit import GaborSet, edit
+from imfit.image import to_uint8
+from imfit.video import read_frames
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fits")
+    a = GaborSet(random_params(40, seed=21), 48, 32, meta={"source": "a"})
+    b = GaborSet(random_params(30, seed=22), 48, 32)
+    imfit.save(a, d / "a.gabor.json")
+    imfit.save(b, d / "b.gabor.json")
+    return d / "a.gabor.json", d / "b.gabor.json", a, b
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_edit_chains_ops_and_matches_the_library(fits, tmp_path):
+    fa, _, a, _ = fits
+    out = tmp_path / "e.gabor.json"
+    r = _run("edit", fa, "scale:sigma=2", "rotate:deg=90", "topk:k=10", "-o", out)
+    assert r.exit_code == 0, r.output
+    got = imfit.load(out)
+    want = edit.top_k(edit.rotate_field(edit.scale(a, sigma=2), math.pi / 2), 10)
+    assert np.array_equal(got.params, want.params)
+    assert got.meta["edits"] == ["scale:sigma=2", "rotate:deg=90", "topk:k=10"]
+    assert got.meta["source"] == "a"
+    # top-k kept exactly the 10 strongest (energy is unchanged by rotation, scaled by sigma)
+    strongest = np.sort(edit.scale(a, sigma=2).energy())[-10:]
+    assert np.allclose(np.sort(got.energy()), strongest)
+    r2 = _run("edit", fa, "gray", "-o", out)
+    assert r2.exit_code == 2 and "--force" in r2.output
+
+
+def test_edit_list_ops():
+    r = _run("edit", "--list-ops")
+    assert r.exit_code == 0
+    for name in ("scale", "ramp", "kaleido", "tile", "mirror", "palette", "keep", "jitter",
+                 "merge", "hue", "gray", "sort", "topk", "gain"):
+        assert f"\n{name} " in "\n" + r.output
+
+
+@pytest.mark.parametrize("ops, msg", [
+    (["scale:sigma=-2"], "positive"), (["topk:k=41"], "more than the 40"),
+    (["swirl:deg=3"], "unknown op 'swirl'"), (["palette:image=missing.png"], "no such file"),
+    (["palette:colors=red+notacolour"], "not a colour"), ([], "no edit ops"),
+])
+def test_edit_bad_arguments_give_one_line_and_exit_2(fits, tmp_path, ops, msg):
+    r = _run("edit", fits[0], *ops, "-o", tmp_path / "x.gabor.json")
+    assert r.exit_code == 2, r.output
+    assert msg in r.output and len(r.output.strip().splitlines()) == 1
+    assert "Traceback" not in r.output and not (tmp_path / "x.gabor.json").exists()
+
+
+def test_edit_unreadable_palette_image(fits, tmp_path):
+    bad = tmp_path / "pal.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    r = _run("edit", fits[0], f"palette:image={bad}", "-o", tmp_path / "x.gabor.json")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+
+
+def test_morph_first_and_last_frames_are_a_and_b(fits, tmp_path):
+    fa, fb, a, b = fits
+    r = _run("morph", fa, fb, "--frames", 6, "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    frames = read_frames(tmp_path / "m")
+    assert len(frames) == 6
+    assert np.array_equal(to_uint8(frames[0]), to_uint8(imfit.render(a)))
+    assert np.array_equal(to_uint8(frames[-1]), to_uint8(imfit.render(b, 48, 32)))
+    r = _run("morph", fa, fb, "--frames", 4, "--bounce", "-o", tmp_path / "m.gif")
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(tmp_path / "m.gif")) == 6
+
+
+def test_animate_loop_and_timeline(fits, tmp_path):
+    fa = fits[0]
+    r = _run("animate", fa, "--frames", 8, "--drift", "phase=0.5,theta=0.1", "--loop",
+             "-o", tmp_path / "l.gif")
+    assert r.exit_code == 0, r.output
+    assert "turns per loop" in r.output and len(read_frames(tmp_path / "l.gif")) == 8
+    tl = tmp_path / "t.json"
+    tl.write_text(json.dumps({"keys": [{"at": 0, "edits": "hue:deg=0"},
+                                       {"at": 0.5, "edits": "hue:deg=120"}]}))
+    r = _run("animate", fa, "--timeline", tl, "--fps", 8, "-o", tmp_path / "t")
+    assert r.exit_code == 0, r.output
+    frames = read_frames(tmp_path / "t")
+    assert len(frames) == 5  # 0.5 s at 8 fps, both ends included
+    want = imfit.render(edit.hue_rotate(fits[2], 120))
+    assert np.abs(frames[-1] - to_uint8(want) / 255.0).max() < 1e-6
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--frames", "8"], "nothing moves"), (["--drift", "spin=1"], "KEY"),
+    (["--drift", "phase=1", "--frames", "0"], "--frames"),
+    (["--timeline", "nope.json"], "no such file"),
+])
+def test_animate_bad_input(fits, tmp_path, args, msg):
+    r = _run("animate", fits[0], *args, "-o", tmp_path / "x.gif")
+    assert r.exit_code == 2 and msg in r.output, r.output
+
+
+def test_sheet_renders_a_labelled_grid(fits, tmp_path):
+    out = tmp_path / "s.png"
+    r = _run("sheet", fits[0], "--param", "sigma", "--range", "0.5,2", "--count", 4, "--log",
+             "--cell", 48, "-o", out)
+    assert r.exit_code == 0, r.output
+    img = np.asarray(Image.open(out))
+    # 2 x 2 cells of 48 x 32 plus a 14 px label and 4 px gaps
+    assert img.shape == (2 * (32 + 14) + 3 * 4, 2 * 48 + 3 * 4, 3)
+    cells = [img[4:36, 4:52], img[4:36, 56:104]]
+    assert np.abs(cells[0].astype(int) - cells[1].astype(int)).mean() > 1  # they differ
+    r = _run("sheet", fits[0], "--param", "colour", "--range", "0,1", "-o", tmp_path / "t.png")
+    assert r.exit_code == 2 and "--param" in r.output
