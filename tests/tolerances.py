@@ -11,3 +11,7 @@ TXT_ROUNDTRIP = 1e-5
 GL_LOOP_VS_TORCH = 1e-3
 # GL billboards vs torch: quads sized at the same radius; 2/255 as the spec asks.
 GL_BILLBOARD_VS_TORCH = 2 / 255
+# Exported shaders (glsl, TouchDesigner, Max, ISF, Shadertoy, web) rendered in the moderngl
+# harness vs torch: the same float32 math as GL_LOOP_VS_TORCH plus data that went through the
+# exported text (shortest float32 decimals, exact); 2/255 as the exporters issue asks.
+EXPORT_VS_TORCH = 2 / 255
