@@ -96,9 +96,8 @@ def test_touchdesigner_shader_compiles_for_vulkan_and_matches_torch(gl_ctx, smal
                              .tobytes()) for k in range(3)]
     info = (1 / SIZE, 1 / SIZE, SIZE, SIZE)
     shader = H.TD_SHIM_GL + H.with_bindings(src, ["uW0", "uW1", "uW2"])
-    with gl_ctx:
-        out = run_fullscreen(gl_ctx, shader, SIZE, SIZE, {"uTDOutputInfo.res": info},
-                             H.bound(bufs))
+    out = run_fullscreen(gl_ctx, shader, SIZE, SIZE, {"uTDOutputInfo.res": info},
+                         H.bound(bufs))
     _check(out, gs, "touchdesigner")
     for b in bufs:
         b.release()
@@ -128,9 +127,8 @@ def test_max_jxs_programs_compile_and_match_torch(gl_ctx, small_fit):
         if prm.get("default") and prm.get("name") in defaults and prm.get("name") != "bias":
             vals = tuple(float(v) for v in prm.get("default").split())
             defaults[prm.get("name")] = vals[0] if len(vals) == 1 else vals
-    with gl_ctx:
-        out = run_fullscreen(gl_ctx, progs["fp"].text.strip(), SIZE, SIZE, defaults,
-                             {"wavelets": tex})
+    out = run_fullscreen(gl_ctx, progs["fp"].text.strip(), SIZE, SIZE, defaults,
+                         {"wavelets": tex})
     _check(out, gs, "max jxs")
     tex.release()
 
