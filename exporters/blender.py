@@ -22,8 +22,9 @@ INSTEAD = "--to csv and a Geometry Nodes point cloud of your own"
 def osl_text(gs: GaborSet) -> str:
     data = ",\n".join("        " + ", ".join(f32_str(v) for v in row) for row in gs.params)
     return template("blender.osl", header=comment_block(conventions(gs)).rstrip(),
-                    count=len(gs), count12=12 * len(gs), bias=", ".join(f32_str(b) for b in gs.bias),
-                    aspect=repr(gs.aspect), data=data)
+                    count=len(gs), count12=12 * len(gs),
+                    bias=", ".join(f32_str(b) for b in gs.bias), aspect=repr(gs.aspect),
+                    data=data)
 
 
 def build(gs: GaborSet, stem: str, opts: Options) -> Export:

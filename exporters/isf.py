@@ -4,7 +4,7 @@ zoom, centre) so VJ hosts show sliders.
 Portable ISF must also compile as GLSL ES 1.00, which has no array constructors, so each
 wavelet is one unrolled statement calling the shared `imfit_gabor` (pasted from
 `viewer/glsl/gabor.glsl`). Compile time grows with that code size, so the count is capped,
-strongest first (see DEFAULT_MAX / HARD_MAX and docs/exporters.md for the measured times).
+strongest first (see DEFAULT_MAX / HARD_MAX and docs/benchmarks.md for the measured times).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from viewer.shaders import gabor_source
 
 DEFAULT_MAX = 256
 HARD_MAX = 1024
-WHY = f"unrolled GLSL: {DEFAULT_MAX} compile in well under a second, {HARD_MAX} in a few"
+WHY = "each wavelet is unrolled code and compile time grows with it (docs/benchmarks.md)"
 INSTEAD = "--to touchdesigner / web / glsl, which read the wavelets from data textures"
 
 

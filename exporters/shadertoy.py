@@ -1,7 +1,7 @@
 """`shadertoy`: one GLSL ES 3.00 `mainImage` file with the wavelets as a const array.
 
 ES 3.00 allows array constructors and dynamic indexing, so the data is one `const vec4[3N]`
-and a loop; compile time still grows with N (glslang: ~0.4 s at 256, ~2 s at 1024), so the
+and a loop; compile time still grows with N (measured: docs/benchmarks.md), so the
 count is capped, strongest first. The Gabor evaluation is `viewer/glsl/gabor.glsl`, pasted.
 """
 
@@ -23,7 +23,7 @@ from viewer.shaders import gabor_source
 
 DEFAULT_MAX = 512
 HARD_MAX = 1024
-WHY = "a const array in the shader: browsers give up compiling after ~10 s"
+WHY = "a const array in the shader; compile time grows with it, browsers give up after ~10 s"
 INSTEAD = "--to web, which reads the wavelets from a data texture"
 
 

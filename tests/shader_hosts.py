@@ -196,3 +196,64 @@ def rectangle_r32f(ctx: Any, width: int, height: int, data: bytes) -> RawTexture
     buf = ctypes.create_string_buffer(data, len(data))
     gl.TexImage2D(GL_TEXTURE_RECTANGLE, 0, GL_R32F, width, height, 0, GL_RED, GL_FLOAT, buf)
     return tex
+
+
+# -- one call per target, for pictures (docs/make_export_renders.py) --------------------------
+def render_export(ctx: Any, gs: Any, target: str, width: int, height: int) -> Any:
+    """Render `target`'s exported shader for `gs` in the moderngl harness: (H, W, 4) float32.
+
+    The same shims and data paths as tests/test_export_shaders.py, at any size.
+    """
+    import base64
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+
+    import exporters
+    from exporters import readers
+    from viewer.context import run_fullscreen
+
+    files = exporters.build(gs, target, "fit").files
+    res = (float(width), float(height))
+    if target == "glsl":
+        tex = ctx.texture((3, len(gs)), 4, files["fit.f32"], dtype="f4")
+        return run_fullscreen(ctx, files["fit.texture.frag"].decode(), width, height,
+                              {"imfit_resolution": res}, {"imfit_data": tex})
+    if target == "touchdesigner":
+        src = files["fit_pixel.glsl"].decode()
+        table = readers._read_table(files["fit.tsv"].decode(), Path("fit.tsv"), "\t")
+        bufs = [texture_buffer(ctx, np.ascontiguousarray(table[:, 4 * k:4 * k + 4], "<f4")
+                               .tobytes()) for k in range(3)]
+        info = (1 / width, 1 / height, float(width), float(height))
+        return run_fullscreen(ctx, TD_SHIM_GL + with_bindings(src, ["uW0", "uW1", "uW2"]),
+                              width, height, {"uTDOutputInfo.res": info}, bound(bufs))
+    if target == "max":
+        root = ET.fromstring(files["fit.jxs"].decode())
+        fp = next(p for p in root.iter("program") if p.get("type") == "fragment").text or ""
+        m = readers.read_jxf_bytes(files["fit.jxf"])
+        tex = rectangle_r32f(ctx, 12, len(m), m.astype("<f4").tobytes())
+        return run_fullscreen(ctx, fp.strip(), width, height, {
+            "resolution": res, "zoom": 1.0, "center": (0.0, 0.0), "gain": 1.0,
+            "bias": tuple(float(b) for b in gs.bias)}, {"wavelets": tex})
+    if target == "isf":
+        src = files["fit.fs"].decode()
+        u: dict[str, Any] = {"RENDERSIZE": res, "TIME": 0.0}
+        for i in isf_header(src)["INPUTS"]:
+            d = i["DEFAULT"]
+            u[i["NAME"]] = tuple(d) if isinstance(d, list) else d
+        return run_fullscreen(ctx, isf_shim(src, es=False), width, height, u)
+    if target == "shadertoy":
+        src = files["fit.shadertoy.glsl"].decode()
+        return run_fullscreen(ctx, shadertoy_shim(src, es=False), width, height,
+                              {"iResolution": (*res, 1.0), "iTime": 0.0})
+    if target == "web":
+        html = files["index.html"].decode()
+        fs = re.search(r'<script id="imfit-fs"[^>]*>(.*?)</script>', html, re.S).group(1)
+        data = re.search(r'<script id="imfit-data"[^>]*>(.*?)</script>', html, re.S).group(1)
+        tex = ctx.texture((3, len(gs)), 4, base64.b64decode(data.strip()), dtype="f4")
+        return run_fullscreen(ctx, fs.replace("#version 300 es", "#version 330", 1), width,
+                              height, {"imfit_resolution": res, "imfit_center": (0.0, 0.0),
+                                       "imfit_zoom": 1.0, "imfit_gain": 1.0, "imfit_phase": 0.0,
+                                       "imfit_bias": tuple(float(b) for b in gs.bias)},
+                              {"imfit_data": tex})
+    raise ValueError(f"no harness for {target}")
