@@ -215,7 +215,8 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
                                     max_n=max_n, variant=variant, force=force)
     for note in notes:
         click.echo(note)
-    click.echo(f"wrote {len(paths)} files to {output}: {', '.join(p.name for p in paths)}")
+    names = ", ".join(p.name for p in paths)
+    click.echo(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {output}: {names}")
 
 
 @main.command("import")

@@ -39,6 +39,8 @@ def blender(gs: imfit.GaborSet, size: int) -> np.ndarray | None:
                         str(Path(d) / "o.npy"), "1"], check=True, capture_output=True, cwd=d)
         # the script renders at the fitted size; resample only for the sheet
         img = np.load(Path(d) / "o.npy")[..., :3]
+    err = np.abs(img - imfit.render(gs)).max()
+    print(f"{'blender':14} max |export - torch| = {err:.2g} (at the fitted size)")
     return np.asarray(Image.fromarray((img * 255 + 0.5).astype(np.uint8)).resize(
         (size, size), Image.NEAREST)) / 255.0
 

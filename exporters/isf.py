@@ -27,7 +27,7 @@ from viewer.shaders import gabor_source
 
 DEFAULT_MAX = 256
 HARD_MAX = 1024
-WHY = "each wavelet is unrolled code and compile time grows with it (docs/benchmarks.md)"
+WHY = "each wavelet is unrolled code, and compile time grows with N: see docs/benchmarks.md"
 INSTEAD = "--to touchdesigner / web / glsl, which read the wavelets from data textures"
 
 
