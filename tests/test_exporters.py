@@ -157,6 +157,49 @@ def test_tsv_is_a_table_dat_with_td_legal_channel_names(gs, tmp_path):
     assert sum(json.loads(groups.replace("'", '"')), []) == list(COLUMNS)
 
 
+def test_td_build_script_runs_against_a_stand_in_for_td(gs, tmp_path):
+    """No TouchDesigner here: a minimal stand-in for its Python API catches errors in the
+    script itself (names, flow); a parameter this stand-in lacks is reported, not fatal."""
+    script = _write(gs, "touchdesigner", tmp_path)[0]["fit_build.py"].read_text()
+    made: dict[str, object] = {}
+
+    class Par:
+        val = None
+
+        def pulse(self) -> None:
+            pass
+
+    class Pars:
+        def __getattr__(self, name):
+            if name == "array2arraytype":
+                raise AttributeError(name)
+            p = Par()
+            object.__setattr__(self, name, p)
+            return p
+
+    class Op:
+        def __init__(self, name):
+            self.name, self.par, self.nodeX, self.nodeY = name, Pars(), 0, 0
+            made[name] = self
+
+        def create(self, kind, name):
+            return Op(name)
+
+    class Pane:
+        owner = Op("project1")
+
+    lines: list[str] = []
+    env = {"project": type("P", (), {"folder": "/show"}), "tableDAT": 1, "dattoCHOP": 2,
+           "textDAT": 3, "glslTOP": 4, "selectCHOP": 5,
+           "ui": type("U", (), {"panes": type("Ps", (), {"current": Pane})}),
+           "print": lambda *a: lines.append(" ".join(map(str, a)))}
+    exec(compile(script, "fit_build.py", "exec"), env)
+    assert made["imfit_table"].par.file.val == "/show/fit.tsv"
+    assert made["imfit_w1"].par.channames.val == "gamma wavelength phase_r phase_g"
+    assert made["imfit_glsl"].par.array0arraytype.val == "texturebuffer"
+    assert any("array2arraytype" in ln and "by hand" in ln for ln in lines)
+
+
 def test_coll_lines_are_index_comma_values_semicolon(gs, tmp_path):
     files, _ = _write(gs, "max", tmp_path)
     lines = files["fit.coll"].read_text().splitlines()
