@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-0.1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean test-blender
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,19 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/fit.py
 
+# The Blender importer against the real bpy wheel (374 MB, Python 3.11, numpy < 2, its own venv):
+# too heavy for every CI run, so it is not part of `make test`.
+PYTHON311 ?= python3.11
+BPY_VENV := .venv-blender
+BPY_STAMP := $(BPY_VENV)/.installed-bpy-5.0.1
+
+$(BPY_STAMP):
+	$(PYTHON311) -m venv $(BPY_VENV)
+	$(BPY_VENV)/bin/pip install -q bpy==5.0.1 'numpy<2'
+	touch $(BPY_STAMP)
+
+test-blender: $(STAMP) $(BPY_STAMP)
+	IMFIT_TEST_BLENDER=1 $(PY) -m pytest -q tests/test_blender.py
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(BPY_VENV) out .pytest_cache

@@ -369,5 +369,68 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
                f"{values[-1]:g})")
 
 
+# -- export / import ---------------------------------------------------------------------------
+@main.command("export")
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
+@click.option("--to", "target", default=None, help="Target (see --list).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Folder for the exported files (created if missing).")
+@click.option("--max", "max_n", type=int, default=None,
+              help="Keep the N strongest wavelets (targets that embed data have a cap).")
+@click.option("--variant", default=None, help="Target variant (glsl: texture, block, uniforms).")
+@click.option("--list", "list_targets", is_flag=True, help="List the targets and their files.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@user_errors
+def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
+               max_n: int | None, variant: str | None, list_targets: bool, force: bool) -> None:
+    """Export a fit to a creative tool: imfit export FIT --to TARGET -o FOLDER."""
+    import exporters
+
+    if list_targets:
+        for t in exporters.TARGETS.values():
+            click.echo(f"{t.name:14} {t.description}")
+            click.echo(f"{'':14} writes: {', '.join(t.files)}")
+        return
+    if fit_path is None or target is None or output is None:
+        raise click.UsageError("give FIT, --to TARGET and -o FOLDER (or --list)")
+    gs = exporters.read(fit_path)
+    paths, notes = exporters.export(gs, target, output, stem=exporters.stem_of(fit_path),
+                                    max_n=max_n, variant=variant, force=force)
+    for note in notes:
+        click.echo(note)
+    names = ", ".join(p.name for p in paths)
+    click.echo(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {output}: {names}")
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The .gabor.json to write.")
+@click.option("--size", default=None,
+              help="WIDTHxHEIGHT of the fitted image, for files that do not hold it "
+                   "(tsv, csv, jxf, torch-imfit txt; default 256x256).")
+@click.option("--bias", default=None, help="R,G,B bias for files that do not hold it "
+                                           "(default 0.5,0.5,0.5).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
+               force: bool) -> None:
+    """Read an exported table (json, tsv, coll, csv, jxf, npz) or a torch-imfit .txt back."""
+    import exporters
+    import imfit
+    from imfit.errors import ImfitError
+
+    wh = parse_size(size)
+    b = None
+    if bias is not None:
+        try:
+            b = tuple(float(v) for v in bias.split(","))
+        except ValueError:
+            raise ImfitError(f"--bias {bias!r} must be R,G,B numbers") from None
+    gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
+    imfit.save(gs, output, overwrite=force)
+    click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
+
+
 if __name__ == "__main__":
     main()

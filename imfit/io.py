@@ -324,9 +324,10 @@ def load_txt(path: str | os.PathLike[str], width: int = 256, height: int = 256) 
 
 
 def txt_text(gs: GaborSet) -> str:
-    """torch-imfit's layout. 9 significant digits (its reader takes any float) instead of its
-    6 decimals, so that our own round trip loses nothing visible."""
-    return "".join(",".join(f"{v:.9g}" for v in row) + "\n" for row in to_txt_array(gs))
+    """torch-imfit's layout with 17 significant digits (its reader takes any float) instead of
+    its 6 decimals: the float64 values read back exactly, so our own round trip is lossless
+    up to the float32 rounding of the set itself."""
+    return "".join(",".join(f"{v:.17g}" for v in row) + "\n" for row in to_txt_array(gs))
 
 
 def save_txt(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> Path:

@@ -20,3 +20,12 @@ EDIT_RENDER = 1e-4
 # ~1e-5 of its full change (a turn of up to pi/2, amplitudes up to ~0.3), i.e. ~1e-4 per pixel.
 # 1e-3 still catches any jump at the ends (a wrong pairing or a half-turn shows as > 0.05).
 MORPH_NEAR_END = 1e-3
+# Exported shaders (glsl, TouchDesigner, Max, ISF, Shadertoy, web) rendered in the moderngl
+# harness vs torch: the same float32 math as GL_LOOP_VS_TORCH plus data that went through the
+# exported text (shortest float32 decimals, exact); 2/255 as the exporters issue asks.
+EXPORT_VS_TORCH = 2 / 255
+# Blender (Cycles CPU, OSL) vs torch: 1 sample with a 0.01 px pixel filter lands on the pixel
+# centre like torch does, and OSL evaluates the same float32 formula (measured max 2.6e-6);
+# 2/255 like every other exported renderer. More samples jitter inside the pixel (antialiasing),
+# which is not what torch computes.
+BLENDER_VS_TORCH = 2 / 255

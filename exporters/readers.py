@@ -1,0 +1,214 @@
+"""Import back: the exported tables (TSV, coll, CSV, JXF, npz), the canonical json, and
+torch-imfit's `.txt`, each to a GaborSet.
+
+Values are written as the shortest decimal that reads back to the same float32 (or as raw
+float32), so json, tsv, coll, csv, jxf and npz give back the exported wavelets bit-exactly.
+Formats that only hold the wavelets (tsv, csv, jxf, torch-imfit txt) take the image size and
+bias from the caller (defaults: 256 x 256, grey 0.5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imfit.errors import ImfitError
+from imfit.gaborset import COLUMNS, NCOL, GaborSet
+from imfit.io import from_json_obj, load_txt
+
+SUFFIXES = (".json", ".tsv", ".coll", ".txt", ".csv", ".jxf", ".npz")
+
+
+def read(path: str | os.PathLike[str], width: int | None = None, height: int | None = None,
+         bias: tuple[float, float, float] | None = None) -> GaborSet:
+    """Any format `imfit export` writes (and torch-imfit's .txt) -> GaborSet, by file suffix."""
+    path = Path(path)
+    if not path.exists():
+        raise ImfitError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImfitError(f"{path} is a directory, expected a file")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ImfitError(f"{path}: cannot import {suffix or 'a file without suffix'} files "
+                         f"(known: {', '.join(SUFFIXES)})")
+    if suffix == ".npz":
+        return _read_npz(path, width, height, bias)
+    if suffix == ".jxf":
+        return _frame(read_jxf(path), path, width, height, bias)
+    text = _text(path)
+    if suffix == ".json":
+        return _read_json(text, path)
+    if suffix == ".coll" or (suffix == ".txt" and _looks_like_coll(text)):
+        return _read_coll(text, path, width, height, bias)
+    if suffix == ".txt":
+        gs = load_txt(path, width or 256, height or width or 256)
+        return gs if bias is None else gs.replace(bias=bias)
+    sep = "\t" if suffix == ".tsv" else ","
+    return _frame(_read_table(text, path, sep), path, width, height, bias)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ImfitError(f"{path}: not a text file") from None
+    except OSError as e:
+        raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _frame(params: np.ndarray, path: Path, width: int | None, height: int | None,
+           bias: Any, meta: dict[str, Any] | None = None) -> GaborSet:
+    if len(params) == 0:
+        raise ImfitError(f"{path}: no wavelets in file")
+    w = width or 256
+    h = height or (width if width else 256)
+    try:
+        return GaborSet(params, w, h, (0.5, 0.5, 0.5) if bias is None else bias,
+                        meta or {"source": path.name})
+    except ImfitError as e:
+        raise ImfitError(f"{path}: {e}") from None
+
+
+def _floats(parts: list[str], path: Path, line: int) -> list[float]:
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise ImfitError(f"{path}:{line}: not a number in {' '.join(parts)[:60]!r}") from None
+    return vals
+
+
+def _read_json(text: str, path: Path) -> GaborSet:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImfitError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    if isinstance(obj, dict) and obj.get("format") == "imfit.max.dict":
+        # the Max dict: wavelets keyed "0".."N-1" because Max dicts hold no nested arrays
+        rows = obj.get("wavelets")
+        if not isinstance(rows, dict):
+            raise ImfitError(f"{path}: 'wavelets' must be an object keyed by index")
+        obj = dict(obj, format="imfit.gabor", version=1,
+                   wavelets=[rows[str(i)] for i in range(len(rows)) if str(i) in rows],
+                   image={"width": obj.get("width"), "height": obj.get("height")})
+    return from_json_obj(obj, str(path))
+
+
+def _read_table(text: str, path: Path, sep: str) -> np.ndarray:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise ImfitError(f"{path}: empty file")
+    head = [h.strip() for h in lines[0].split(sep)]
+    missing = [c for c in COLUMNS if c not in head]
+    if missing:
+        raise ImfitError(f"{path}: header row lacks columns {', '.join(missing)}")
+    rows = []
+    for ln, line in enumerate(lines[1:], 2):
+        parts = [p.strip() for p in line.split(sep)]
+        if len(parts) != len(head):
+            raise ImfitError(f"{path}:{ln}: expected {len(head)} values, found {len(parts)}")
+        rows.append(_floats(parts, path, ln))
+    arr = np.array(rows, np.float64).reshape(len(rows), len(head))
+    return arr[:, [head.index(c) for c in COLUMNS]].astype(np.float32)
+
+
+def _looks_like_coll(text: str) -> bool:
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return first.endswith(";")
+
+
+def _read_coll(text: str, path: Path, width: int | None, height: int | None,
+               bias: Any) -> GaborSet:
+    rows: dict[int, list[float]] = {}
+    meta: dict[str, list[float]] = {}
+    for ln, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if not line.endswith(";") or "," not in line:
+            raise ImfitError(f"{path}:{ln}: a coll line is `index, values;`")
+        key, _, vals = line[:-1].partition(",")
+        nums = _floats(vals.split(), path, ln)
+        key = key.strip()
+        if key.lstrip("-").isdigit():
+            if len(nums) != NCOL:
+                raise ImfitError(f"{path}:{ln}: expected {NCOL} values, found {len(nums)}")
+            rows[int(key)] = nums
+        else:
+            meta[key] = nums
+    order = sorted(rows)
+    if order != list(range(len(order))):
+        raise ImfitError(f"{path}: coll indices must be 0..N-1")
+    params = np.array([rows[i] for i in order], np.float64).reshape(-1, NCOL).astype(np.float32)
+    size = meta.get("imfit_image")
+    if size and len(size) == 2 and width is None and height is None:
+        width, height = int(size[0]), int(size[1])
+    b = meta.get("imfit_bias")
+    if b and len(b) == 3 and bias is None:
+        bias = tuple(b)
+    return _frame(params, path, width, height, bias)
+
+
+# -- JXF (Max SDK "JXF File Specification"; every multibyte value big-endian) -------------------
+def jxf_bytes(matrix: np.ndarray) -> bytes:
+    """A float32 Jitter matrix file: 1 plane, dims [cols, rows] (dim 0 = columns varies fastest,
+    like Jitter's own row-major storage)."""
+    m = np.ascontiguousarray(matrix, dtype=">f4")
+    rows, cols = m.shape
+    dims = (cols, rows)
+    data = m.tobytes()
+    offset = 24 + 4 * len(dims)
+    mtrx = (b"MTRX" + struct.pack(">ii", offset + len(data), offset) + b"FL32"
+            + struct.pack(">ii", 1, len(dims)) + struct.pack(">" + "i" * len(dims), *dims) + data)
+    fver = b"FVER" + struct.pack(">iI", 12, 0x3C93DC80)
+    body = b"JIT!" + fver + mtrx
+    return b"FORM" + struct.pack(">i", 8 + len(body)) + body
+
+
+def read_jxf(path: Path) -> np.ndarray:  # (N, 12) float32
+    try:
+        return read_jxf_bytes(path.read_bytes(), str(path))
+    except OSError as e:
+        raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_jxf_bytes(b: bytes, path: str = "jxf") -> np.ndarray:  # (N, 12) float32
+    """Parse the chunks we write (FORM/JIT!, FVER, MTRX FL32 1 plane, dims [12, N])."""
+    if len(b) < 12 or b[:4] != b"FORM" or b[8:12] != b"JIT!":
+        raise ImfitError(f"{path}: not a Jitter matrix file (no FORM/JIT! header)")
+    pos = 12
+    while pos + 8 <= len(b):
+        tag, size = b[pos:pos + 4], struct.unpack(">i", b[pos + 4:pos + 8])[0]
+        if tag == b"MTRX":
+            offset = struct.unpack(">i", b[pos + 8:pos + 12])[0]
+            typ = b[pos + 12:pos + 16]
+            planes, ndim = struct.unpack(">ii", b[pos + 16:pos + 24])
+            dims = struct.unpack(">" + "i" * ndim, b[pos + 24:pos + 24 + 4 * ndim])
+            if typ != b"FL32" or planes != 1 or ndim != 2 or dims[0] != NCOL:
+                raise ImfitError(f"{path}: expected a 1-plane float32 matrix of {NCOL} x N, got "
+                                 f"{typ.decode(errors='replace')} {planes} plane(s) {dims}")
+            data = b[pos + offset:pos + offset + 4 * NCOL * dims[1]]
+            if len(data) != 4 * NCOL * dims[1]:
+                raise ImfitError(f"{path}: truncated matrix data")
+            return np.frombuffer(data, ">f4").reshape(dims[1], NCOL).astype(np.float32)
+        pos += max(size, 8)  # chunk sizes count their own 8-byte tag and size
+    raise ImfitError(f"{path}: no MTRX chunk")
+
+
+def _read_npz(path: Path, width: int | None, height: int | None, bias: Any) -> GaborSet:
+    try:
+        with np.load(path) as d:
+            params = np.asarray(d["params"], np.float32)
+            size = d["size"] if "size" in d else None
+            b = d["bias"] if "bias" in d else None
+    except (OSError, ValueError, KeyError) as e:
+        raise ImfitError(f"{path}: not an imfit .npz ({e})") from None
+    if size is not None and width is None and height is None:
+        width, height = int(size[0]), int(size[1])
+    if b is not None and bias is None:
+        bias = tuple(float(v) for v in b)
+    return _frame(params.reshape(-1, NCOL), path, width, height, bias)
