@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -334,6 +335,23 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(a, 0, 1).astype(np.float32)
 
 
+@contextmanager
+def single_thread() -> Any:
+    """Run torch on one thread inside the block (restored after).
+
+    The engines issue many small ops (bands of ~64k values, CG vectors): a second OpenMP
+    thread buys little there, and on a busy machine its spin-waits made runs 10x slower.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 # -- the torch engine --------------------------------------------------------------------------
 class TorchDiffusion:
     """The torch reference engine: ping-pong between two padded buffers, one band of rows at a
@@ -418,7 +436,7 @@ class TorchDiffusion:
     def step(self, n: int = 1) -> None:
         """Advance n steps (each of time dt, in as many substeps as stability needs)."""
         ctl = self.ctl
-        with self.torch.no_grad():
+        with self.torch.no_grad(), single_thread():
             for _ in range(n):
                 subs = ctl.substeps()
                 dt = ctl.p["dt"] / subs

@@ -137,6 +137,14 @@ def solve_cg(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
     final relative residual). `x0` (crop-sized) warm-starts it, e.g. the previous drag position.
     Three channels run as three independent CGs side by side.
     """
+    from imfit.diffusion import single_thread
+
+    with single_thread():
+        return _solve_cg(system, tol, max_iter, x0)
+
+
+def _solve_cg(system: PoissonSystem, tol: float, max_iter: int,
+              x0: np.ndarray | None) -> tuple[np.ndarray, int, float]:
     import torch
 
     inside = torch.from_numpy(system.inside[..., None].astype(np.float64))

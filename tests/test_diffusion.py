@@ -38,7 +38,8 @@ def pm_numpy(img, kappa, lam, steps, g):
         c = p[1:-1, 1:-1]
         out = c.copy()
         for d in (p[:-2, 1:-1] - c, p[2:, 1:-1] - c, p[1:-1, :-2] - c, p[1:-1, 2:] - c):
-            out += lam * (np.exp(-(d / kappa) ** 2) if g == "exp" else 1 / (1 + (d / kappa) ** 2)) * d
+            gd = np.exp(-(d / kappa) ** 2) if g == "exp" else 1 / (1 + (d / kappa) ** 2)
+            out += lam * gd * d
         u = out
     return u
 
@@ -186,8 +187,8 @@ def test_video_warm_start_flickers_less_than_cold_starts(photo):
     pr = load_preset("perona-malik-drugs")
     warm = list(diffuse_frames(pr, frames, 8, 8))
     cold = [list(diffuse_frames(pr, [f], 8, 8))[-1] for f in frames]
-    flick = [np.abs(a - b).mean() for a, b in zip(warm[1:], warm[:-1])]
-    flick_cold = [np.abs(a - b).mean() for a, b in zip(cold[1:], cold[:-1])]
+    flick = [np.abs(a - b).mean() for a, b in zip(warm[1:], warm[:-1], strict=True)]
+    flick_cold = [np.abs(a - b).mean() for a, b in zip(cold[1:], cold[:-1], strict=True)]
     assert np.mean(flick) < np.mean(flick_cold)
 
 
@@ -203,7 +204,7 @@ def _dense(system, src_in_dst, mixed):
     g = src_in_dst[y0:y0 + h, x0:x0 + w]
     a = np.zeros((om.sum(), om.sum()))
     b = np.zeros((om.sum(), 3))
-    for y, x in zip(*np.nonzero(om)):
+    for y, x in zip(*np.nonzero(om), strict=True):
         i = idx[y, x]
         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             qy, qx = y + dy, x + dx
