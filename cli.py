@@ -432,5 +432,130 @@ def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
     click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
 
 
+# -- diffusion presets -------------------------------------------------------------------------
+@main.command()
+def presets() -> None:
+    """List the diffusion presets (imfit diffuse --preset NAME, imfit blend)."""
+    from imfit.diffusion import list_presets
+
+    for p in list_presets():
+        click.echo(f"{p.name:20s} {p.description}")
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for v in values:
+        name, eq, raw = v.partition("=")
+        if not eq or not name:
+            raise click.BadParameter(f"{v!r} is not NAME=VALUE", param_hint="--set")
+        try:
+            out[name.strip()] = json.loads(raw)
+        except ValueError:
+            out[name.strip()] = raw.strip()
+    return out
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--preset", "preset_name", default="perona-malik", show_default=True,
+              help="Preset name (see `imfit presets`) or a preset .json file.")
+@click.option("--steps", type=int, default=None,
+              help="Steps in all (image) or per video frame (default: the preset's).")
+@click.option("--every", type=int, default=None,
+              help="Write a frame every N steps (default: the preset's).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a preset parameter, e.g. --set kappa=0.05 (repeatable).")
+@click.option("--size", type=int, default=None,
+              help="Longer side in pixels (default: the input's; a fit's fitted size).")
+@click.option("--fps", type=float, default=30.0, show_default=True, help="Video frame rate.")
+@click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
+              show_default=True, help="Diffusion engine: torch (CPU/GPU) or GLSL (headless GL).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="out.mp4, out.gif or a folder for numbered PNGs.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | None,
+            sets: tuple[str, ...], size: int | None, fps: float, backend: str, output: Path,
+            force: bool) -> None:
+    """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
+    frames or a video, and write the frames."""
+    from imfit.diffusion import diffuse_frames, load_preset, read_diffusion_input
+    from imfit.video import check_output, write_frames
+
+    preset = load_preset(preset_name)
+    if preset.scheme == "poisson":
+        raise UserError("poisson is a blending preset: use `imfit blend SRC DST --mask MASK`")
+    preset = preset.with_params(**_parse_sets(sets))
+    check_output(output, force)
+    frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
+    engine = None
+    if backend == "gl":
+        from viewer.context import headless_context
+        from viewer.diffusion_gl import GLDiffusion
+
+        ctx = headless_context()
+
+        def engine(p: Any, img: Any) -> Any:
+            return GLDiffusion(ctx, p, img)
+
+    n_steps = preset.steps if steps is None else steps
+    n_every = preset.every if every is None else every
+    from imfit.diffusion import Controller
+
+    ctl = Controller(preset)
+    ctl.substeps()
+    for note in notes + ctl.notes:
+        click.echo(f"note: {note}")
+    n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine), output, fps=fps,
+                     force=force)
+    h, w = frames[0].shape[:2]
+    click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--mask", type=click.Path(path_type=Path), required=True,
+              help="Mask picture, the size of SRC: white = paste (its alpha counts too).")
+@click.option("--offset", default=None,
+              help="X,Y of SRC's top-left corner in DST, in pixels (default: centred).")
+@click.option("--mixed", is_flag=True,
+              help="Mixed gradients: keep DST's texture where it is stronger than SRC's.")
+@click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
+              show_default=True, help="Exact CG solve (torch) or red-black SOR (GLSL).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output picture (.png).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, backend: str,
+          output: Path, force: bool) -> None:
+    """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
+    outside the mask stay exactly DST's."""
+    from imfit.image import save_png
+    from imfit.poisson import blend_files
+
+    off = parse_pair(offset)
+    if off is not None and not all(float(v).is_integer() for v in off):
+        raise click.BadParameter(f"{offset!r} must be whole pixels", param_hint="--offset")
+    if output.exists() and not force:
+        raise UserError(f"{output} exists; pass --force to overwrite it")
+    solver = None
+    if backend == "gl":
+        from viewer.context import headless_context
+        from viewer.diffusion_gl import solve_gl
+
+        ctx = headless_context()
+
+        def solver(system: Any) -> Any:
+            return solve_gl(ctx, system)
+
+    img, info = blend_files(src, dst, mask, None if off is None else
+                            (int(off[0]), int(off[1])), mixed, solver)
+    save_png(img, output, overwrite=force)
+    click.echo(f"wrote {output} ({info})")
+
+
 if __name__ == "__main__":
     main()

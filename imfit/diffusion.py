@@ -1,0 +1,607 @@
+"""Diffusion presets: data files in `imfit/presets/*.json`, run by a torch engine here and by the
+GLSL ping-pong engine in `viewer/diffusion_gl.py`.
+
+Two schemes share the machinery (the third, `poisson`, lives in `imfit/poisson.py`):
+
+- `perona-malik`: per channel, 4 neighbours, flux form, zero-flux borders,
+  `I += dt * sum_n g(d_n) d_n` with `g = exp(-(d/kappa)^2)` or `1/(1+(d/kappa)^2)`, kappa on the
+  0..1 intensity scale, plus an optional pull towards the original (`fidelity`).
+- `learned-kernel` ("Perona-Malik on drugs"): `G = K * I` with a 3x3, 3-in/3-out kernel that
+  starts as the Laplacian, `I <- clamp(I + dt G exp(-(G/kappa)^2), 0, 1)`, and K learned by SGD
+  through one step on MEAN losses `w_f (I_t - I_0)^2 + w_e |G| + w_d I_t^2`, so a preset looks
+  the same at any image size (the original summed them: K moved faster on bigger images).
+
+Time is in diffusion units (pixel^2): `dt` is the time one step advances, whatever the number of
+substeps. The explicit step is stable only below a limit (0.25 for the classic scheme, 2/|K| for
+a kernel K); `cfl` in (0, 1] is the fraction of that limit a substep may use, and a `dt` above it
+is split into equal substeps (said once by `Engine.notes`), never run unstable. The original's
+speckle came from running 2.4x past this limit; here the look is made by the losses instead.
+
+Both engines share `Controller` (parameters, substep counts, schedule, kernel and SGD state), so
+the torch and GL runs take the same decisions and agree to float precision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imfit.errors import ImfitError
+
+SCHEMES = ("perona-malik", "learned-kernel", "poisson")
+EPS_ABS = 1e-2  # the edge loss is sqrt(G^2 + EPS_ABS^2), |G| made smooth at 0
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scheme parameter: default, allowed range, and what it means (for --help and keys)."""
+
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+
+_COMMON = {
+    "dt": Param(0.25, 1e-6, 1e4, "diffusion time one step advances (pixel^2 units)"),
+    "cfl": Param(1.0, 1e-3, 1.0, "fraction of the explicit stability limit a substep may use"),
+    "period": Param(0.0, 0.0, 1e9, "every this much time: re-inject the original (0 = never)"),
+    "reinject": Param(0.0, 0.0, 1.0, "fraction of the original mixed back each period"),
+    "video_mix": Param(0.5, 0.0, 1.0, "video: fraction of each new frame mixed into the state"),
+}
+
+PARAMS: dict[str, dict[str, Param]] = {
+    "perona-malik": {
+        "kappa": Param(0.1, 1e-4, 10.0, "edge threshold on the 0..1 intensity scale"),
+        "g": Param("exp", doc="edge-stopping function", choices=("exp", "rational")),
+        "fidelity": Param(0.0, 0.0, 100.0, "pull towards the original per unit time"),
+        **_COMMON,
+    },
+    "learned-kernel": {
+        "kappa": Param(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
+        "coupling": Param(1.0, 0.0, 1.0, "0: per-channel Laplacian, 1: Laplacian of the mean"),
+        "lr": Param(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
+        "momentum": Param(0.9, 0.0, 0.999, "SGD momentum"),
+        "weight_decay": Param(5e-4, 0.0, 1.0, "SGD weight decay"),
+        "w_fidelity": Param(1.0, 0.0, 1e3, "loss weight of (I_t - I_0)^2"),
+        "w_edge": Param(1.0, 0.0, 1e3, "loss weight of |K * I|"),
+        "w_dark": Param(1.0, 0.0, 1e3, "loss weight of I_t^2"),
+        "lr_decay": Param(0.995, 0.0, 1.0, "learning-rate factor at each period's kernel reset"),
+        **_COMMON,
+    },
+    "poisson": {
+        "mixed": Param(False, doc="mixed gradients: per edge, the stronger of source and "
+                       "destination"),
+        "tol": Param(1e-6, 1e-12, 1e-2, "relative residual at which the solve stops"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named look: a scheme plus parameter values (the rest take the scheme's defaults)."""
+
+    name: str
+    description: str
+    scheme: str
+    params: dict[str, Any]
+    live: tuple[str, ...] = ()
+    steps: int = 100
+    every: int = 10
+    path: Path | None = field(default=None, compare=False)
+
+    def with_params(self, **overrides: Any) -> Preset:
+        """A copy with some parameters changed (validated)."""
+        p = dict(self.params)
+        p.update(overrides)
+        return Preset(self.name, self.description, self.scheme, check_params(self.scheme, p),
+                      self.live, self.steps, self.every, self.path)
+
+
+def check_params(scheme: str, values: dict[str, Any]) -> dict[str, Any]:
+    """All parameters of `scheme`, defaults filled in, each checked against its range."""
+    if scheme not in PARAMS:
+        raise ImfitError(f"unknown scheme {scheme!r}; known: {', '.join(SCHEMES)}")
+    spec = PARAMS[scheme]
+    unknown = sorted(set(values) - set(spec))
+    if unknown:
+        raise ImfitError(f"scheme {scheme} has no parameter {unknown[0]!r}; "
+                         f"it has {', '.join(spec)}")
+    out: dict[str, Any] = {}
+    for name, prm in spec.items():
+        v = values.get(name, prm.default)
+        if prm.choices:
+            if v not in prm.choices:
+                raise ImfitError(f"{name} must be one of {', '.join(prm.choices)}, got {v!r}")
+        elif isinstance(prm.default, bool):
+            if not isinstance(v, bool):
+                raise ImfitError(f"{name} must be true or false, got {v!r}")
+        else:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ImfitError(f"{name} must be a number, got {v!r}")
+            v = float(v)
+            if name == "cfl" and v > 1.0:
+                raise ImfitError(f"cfl {v} is above 1: an explicit step past the stability "
+                                 "limit grows noise instead of diffusing (use cfl <= 1)")
+            if (prm.lo is not None and v < prm.lo) or (prm.hi is not None and v > prm.hi):
+                raise ImfitError(f"{name} must be in [{prm.lo:g}, {prm.hi:g}], got {v:g}")
+        out[name] = v
+    if out.get("period", 0) > 0 and out.get("period", 0) < out.get("dt", 0):
+        raise ImfitError(f"period {out['period']:g} is shorter than one step (dt "
+                         f"{out['dt']:g})")
+    return out
+
+
+# -- preset files ------------------------------------------------------------------------------
+def _preset_dir() -> Path:
+    return Path(str(resources.files("imfit") / "presets"))
+
+
+def parse_preset(data: dict[str, Any], path: Path | None = None) -> Preset:
+    """Validate one preset's JSON object."""
+    where = path.name if path else "preset"
+    try:
+        name = str(data["name"])
+        scheme = str(data["scheme"])
+        params = dict(data.get("parameters", {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ImfitError(f"{where}: missing or bad field {e}") from None
+    steps, every = int(data.get("steps", 100)), int(data.get("every", 10))
+    live = tuple(str(k) for k in data.get("live", ()))
+    checked = check_params(scheme, params)
+    for k in live:
+        if k not in checked:
+            raise ImfitError(f"{where}: live parameter {k!r} is not a parameter of {scheme}")
+    return Preset(name, str(data.get("description", "")), scheme, checked, live, steps, every,
+                  path)
+
+
+def list_presets() -> list[Preset]:
+    """Every preset shipped in imfit/presets, sorted by name."""
+    out = []
+    for p in sorted(_preset_dir().glob("*.json")):
+        out.append(parse_preset(json.loads(p.read_text(encoding="utf-8")), p))
+    return sorted(out, key=lambda p: p.name)
+
+
+def load_preset(name: str) -> Preset:
+    """A shipped preset by name, or a preset .json file by path."""
+    p = Path(name)
+    if p.suffix == ".json" and p.is_file():
+        try:
+            return parse_preset(json.loads(p.read_text(encoding="utf-8")), p)
+        except json.JSONDecodeError as e:
+            raise ImfitError(f"{p}: not valid JSON ({e})") from None
+    presets = {pr.name: pr for pr in list_presets()}
+    if name not in presets:
+        raise ImfitError(f"unknown preset {name!r}; known: {', '.join(sorted(presets))} "
+                         "(or a path to a preset .json)")
+    return presets[name]
+
+
+# -- the shared controller ---------------------------------------------------------------------
+LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
+
+
+def initial_kernel(coupling: float) -> np.ndarray:
+    """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix.
+
+    coupling 0 gives each channel its own Laplacian; 1 gives every channel the Laplacian of the
+    mean of R, G, B (the original used the Laplacian of their SUM, three times stronger, which
+    is what put its dt = 0.2 past the stability limit).
+    """
+    mix = (1 - coupling) * np.eye(3) + coupling * np.full((3, 3), 1 / 3)
+    return (mix[:, :, None, None] * LAPLACIAN[None, None]).astype(np.float32)
+
+
+def kernel_bound(k: np.ndarray) -> float:
+    """An upper bound on |K^(omega)| over all frequencies: the largest absolute row sum.
+
+    The linearised step multiplies a Fourier mode by 1 + dt * phi' * K^(omega) with phi' in
+    [-0.45, 1], so dt <= 2 / bound keeps every mode from growing. For the Laplacian the bound
+    is exactly 8 (the checkerboard), giving the classic 0.25.
+    """
+    return float(np.abs(k.astype(np.float64)).reshape(3, -1).sum(1).max())
+
+
+class Controller:
+    """Everything both engines decide the same way: parameters, substeps, schedule, the kernel.
+
+    The engines do the per-pixel work; for the learned kernel they hand back the gradient of
+    the loss w.r.t. K after each substep (`learn`), and this class runs SGD on it.
+    """
+
+    def __init__(self, preset: Preset) -> None:
+        if preset.scheme == "poisson":
+            raise ImfitError("poisson is a blending preset: use `imfit blend SRC DST --mask M`")
+        self.preset = preset
+        self.p = dict(preset.params)
+        self.step_count = 0
+        self.notes: list[str] = []
+        self._noted_substeps = 0
+        self.reset_kernel(first=True)
+
+    # parameters that may change while running (viewer keys)
+    def set(self, name: str, value: Any) -> None:
+        p = dict(self.p)
+        p[name] = value
+        self.p = check_params(self.preset.scheme, p)
+        if name == "coupling":
+            self.reset_kernel(first=True)
+
+    @property
+    def learned(self) -> bool:
+        return self.preset.scheme == "learned-kernel"
+
+    def reset_kernel(self, first: bool = False) -> None:
+        if not self.learned:
+            return
+        self.k = initial_kernel(self.p["coupling"]).astype(np.float64)
+        self.velocity: np.ndarray | None = None
+        if first:
+            self.lr = self.p["lr"]
+        else:
+            self.lr *= self.p["lr_decay"]
+
+    def kernel(self) -> np.ndarray:
+        """K as float32 (3, 3, 3, 3), what the engines convolve with."""
+        return self.k.astype(np.float32)
+
+    def limit(self) -> float:
+        """The largest stable substep: 1/(4 + fidelity) for Perona-Malik; 2/8 for a kernel,
+        whose bound is held at 8 * (limit / substep) by `learn` (the Laplacian's is 8)."""
+        if self.learned:
+            return 2.0 / 8.0
+        return 1.0 / (4.0 + self.p["fidelity"])
+
+    def substeps(self) -> int:
+        """How many equal substeps a step needs so that each is within cfl * limit.
+
+        It depends on the parameters only, never on the learned kernel, so two engines whose
+        kernels differ by rounding never take a different number of substeps.
+        """
+        lim = self.p["cfl"] * self.limit()
+        n = max(1, math.ceil(self.p["dt"] / lim - 1e-9))
+        if n > 1 and n > self._noted_substeps:
+            self._noted_substeps = n
+            self.notes.append(f"dt {self.p['dt']:g} is above the stable step {lim:.4g} "
+                              f"(cfl {self.p['cfl']:g}): running {n} substeps per step")
+        if n > 10_000:
+            raise ImfitError(f"dt {self.p['dt']:g} needs {n} substeps to stay stable; "
+                             "use a smaller dt")
+        return n
+
+    def learn(self, grad: np.ndarray, fraction: float) -> None:
+        """One SGD step (torch.optim.SGD's rule) on K, scaled by the substep's share of dt,
+        then K is projected back into the stable set: bound(K) * substep <= 2 * cfl.
+
+        The projection (a uniform rescale) is continuous in K, unlike changing the substep
+        count, so the torch and GL runs cannot fall on different sides of a threshold.
+        """
+        g = grad.astype(np.float64) + self.p["weight_decay"] * self.k
+        mu = self.p["momentum"]
+        self.velocity = g.copy() if self.velocity is None else mu * self.velocity + g
+        self.k = self.k - self.lr * fraction * self.velocity
+        dt_sub = self.p["dt"] / self.substeps()
+        cap = 2.0 * self.p["cfl"] / dt_sub
+        bound = kernel_bound(self.k)
+        if bound > cap:
+            self.k *= cap / bound
+
+    def end_step(self) -> bool:
+        """Advance the step counter; True when a period ended (re-inject, kernel reset)."""
+        self.step_count += 1
+        per = self.p["period"]
+        if per <= 0:
+            return False
+        dt = self.p["dt"]
+        crossed = (math.floor(self.step_count * dt / per + 1e-9)
+                   > math.floor((self.step_count - 1) * dt / per + 1e-9))
+        if crossed:
+            self.reset_kernel()
+        return crossed
+
+    @property
+    def time(self) -> float:
+        return self.step_count * self.p["dt"]
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Check and convert an input picture to float32 (H, W, 3) 0..1 (grey is replicated)."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, -1)
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
+        raise ImfitError(f"expected an (H, W, 3) image, got shape {a.shape}")
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, -1)
+    if a.shape[-1] == 4:
+        a = a[..., :3] * a[..., 3:]
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    if min(a.shape[:2]) < 2:
+        raise ImfitError(f"image is {a.shape[1]}x{a.shape[0]}; diffusion needs at least 2 "
+                         "pixels a side")
+    if not np.isfinite(a).all():
+        raise ImfitError("image has NaN or infinite values")
+    return np.clip(a, 0, 1).astype(np.float32)
+
+
+@contextmanager
+def single_thread() -> Any:
+    """Run torch on one thread inside the block (restored after).
+
+    The engines issue many small ops (bands of ~64k values, CG vectors): a second OpenMP
+    thread buys little there, and on a busy machine its spin-waits made runs 10x slower.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+# -- the torch engine --------------------------------------------------------------------------
+class TorchDiffusion:
+    """The torch reference engine: ping-pong between two padded buffers, one band of rows at a
+    time through preallocated temporaries.
+
+    Why bands: whole-image temporaries at 2048x2048 (50 MB each) make every op a page-fault
+    storm; bands of ~64k values stay in cache and allocate nothing per step, so memory is
+    constant over any number of steps. Why padded buffers: a one-pixel replicated border makes
+    every neighbour a plain slice and gives zero-flux borders for free (the difference across
+    the border is 0).
+    """
+
+    BAND_VALUES = 1 << 16
+
+    def __init__(self, preset: Preset, image: np.ndarray, device: str = "cpu") -> None:
+        import torch
+
+        self.torch = torch
+        self.ctl = Controller(preset)
+        img = as_rgb(image)
+        self.h, self.w = img.shape[:2]
+        h, w = self.h, self.w
+        self.device = torch.device(device)
+        z = dict(dtype=torch.float32, device=self.device)
+        self.buf = [torch.zeros(3, h + 2, w + 2, **z), torch.zeros(3, h + 2, w + 2, **z)]
+        self.orig = torch.zeros(3, h + 2, w + 2, **z)
+        self.cur = 0
+        hb = max(1, min(h, self.BAND_VALUES // (3 * w)))
+        self.hb = hb
+        self.dv = torch.empty(3, hb + 1, w, **z)
+        self.tv = torch.empty(3, hb + 1, w, **z)
+        self.dh = torch.empty(3, hb, w + 1, **z)
+        self.th = torch.empty(3, hb, w + 1, **z)
+        self.acc = torch.empty(3, hb, w, **z)
+        if self.ctl.learned:
+            self.col = torch.empty(27, hb * w, **z)
+            self.kmat = torch.empty(3, 27, **z)
+            self.grad = torch.zeros(3, 27, **z)
+            self.gb = torch.empty(3, hb * w, **z)
+            self.t1 = torch.empty(3, hb * w, **z)
+            self.t2 = torch.empty(3, hb * w, **z)
+            self.t3 = torch.empty(3, hb * w, **z)
+        self.reset(img)
+
+    # -- state ---------------------------------------------------------------------------------
+    def _load(self, dst: Any, img: np.ndarray) -> None:
+        dst[:, 1:-1, 1:-1].copy_(self.torch.from_numpy(np.ascontiguousarray(
+            img.transpose(2, 0, 1))))
+        self._halo(dst)
+
+    @staticmethod
+    def _halo(p: Any) -> None:
+        p[:, 0, :].copy_(p[:, 1, :])
+        p[:, -1, :].copy_(p[:, -2, :])
+        p[:, :, 0].copy_(p[:, :, 1])
+        p[:, :, -1].copy_(p[:, :, -2])
+
+    def reset(self, image: np.ndarray | None = None) -> None:
+        """Start again from `image` (default: the original)."""
+        if image is not None:
+            self._load(self.orig, as_rgb(image))
+        self.buf[0].copy_(self.orig)
+        self.cur = 0
+        self.ctl.step_count = 0
+        self.ctl.reset_kernel(first=True)
+
+    def new_frame(self, frame: np.ndarray) -> None:
+        """Video warm start: the new frame becomes the original and is mixed into the state;
+        the running state (and a learned kernel) carry over, which keeps flicker low."""
+        img = as_rgb(frame)
+        if img.shape[:2] != (self.h, self.w):
+            raise ImfitError(f"video frame is {img.shape[1]}x{img.shape[0]}, the first was "
+                             f"{self.w}x{self.h}")
+        self._load(self.orig, img)
+        self.buf[self.cur].lerp_(self.orig, self.ctl.p["video_mix"])
+
+    def image(self) -> np.ndarray:
+        """The current state as float32 (H, W, 3)."""
+        return self.buf[self.cur][:, 1:-1, 1:-1].permute(1, 2, 0).cpu().numpy().copy()
+
+    # -- stepping ------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance n steps (each of time dt, in as many substeps as stability needs)."""
+        ctl = self.ctl
+        with self.torch.no_grad(), single_thread():
+            for _ in range(n):
+                subs = ctl.substeps()
+                dt = ctl.p["dt"] / subs
+                for _ in range(subs):
+                    src, dst = self.buf[self.cur], self.buf[1 - self.cur]
+                    if ctl.learned:
+                        self._learned_substep(src, dst, dt, 1.0 / subs)
+                    else:
+                        self._pm_substep(src, dst, dt)
+                    self._halo(dst)
+                    self.cur = 1 - self.cur
+                if ctl.end_step() and ctl.p["reinject"] > 0:
+                    self.buf[self.cur].lerp_(self.orig, ctl.p["reinject"])
+
+    def _bands(self) -> Any:
+        for r0 in range(0, self.h, self.hb):
+            yield r0, min(self.hb, self.h - r0)
+
+    def _pm_substep(self, src: Any, dst: Any, dt: float) -> None:
+        torch, w = self.torch, self.w
+        p = self.ctl.p
+        inv_k2 = 1.0 / (p["kappa"] ** 2)
+        rational = p["g"] == "rational"
+        beta = p["fidelity"]
+        for r0, h in self._bands():
+            dv, tv = self.dv[:, :h + 1], self.tv[:, :h + 1]
+            dh, th = self.dh[:, :h], self.th[:, :h]
+            acc = self.acc[:, :h]
+            c = src[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+            # edges above each row of the band and below its last row
+            torch.sub(src[:, r0 + 1:r0 + 2 + h, 1:w + 1], src[:, r0:r0 + 1 + h, 1:w + 1], out=dv)
+            torch.sub(src[:, r0 + 1:r0 + 1 + h, 1:w + 2], src[:, r0 + 1:r0 + 1 + h, 0:w + 1],
+                      out=dh)
+            for d, t in ((dv, tv), (dh, th)):
+                torch.mul(d, d, out=t)
+                if rational:
+                    t.mul_(inv_k2).add_(1.0).reciprocal_()
+                else:
+                    t.mul_(-inv_k2).exp_()
+                t.mul_(d)  # flux g(d) d
+            torch.sub(tv[:, 1:], tv[:, :-1], out=acc)
+            acc.add_(th[:, :, 1:]).sub_(th[:, :, :-1])
+            if beta > 0:
+                acc.add_(self.orig[:, r0 + 1:r0 + 1 + h, 1:w + 1], alpha=beta)
+                acc.sub_(c, alpha=beta)
+            torch.add(c, acc, alpha=dt, out=dst[:, r0 + 1:r0 + 1 + h, 1:w + 1])
+
+    def _learned_substep(self, src: Any, dst: Any, dt: float, fraction: float) -> None:
+        torch, w = self.torch, self.w
+        p = self.ctl.p
+        k = self.ctl.kernel()
+        # kmat[o, (a*3+b)*3 + i] = K[o, i, a, b], matching the im2col row order below
+        self.kmat.copy_(torch.from_numpy(np.ascontiguousarray(k.transpose(0, 2, 3, 1)
+                                                              .reshape(3, 27))))
+        inv_k2 = 1.0 / (p["kappa"] ** 2)
+        m = 3.0 * self.h * self.w
+        wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
+        self.grad.zero_()
+        for r0, h in self._bands():
+            n = h * w
+            col = self.col[:, :n]
+            for a in range(3):
+                for b in range(3):
+                    j = (a * 3 + b) * 3
+                    col[j:j + 3].view(3, h, w).copy_(src[:, r0 + a:r0 + a + h, b:b + w])
+            g, t1, t2, t3 = self.gb[:, :n], self.t1[:, :n], self.t2[:, :n], self.t3[:, :n]
+            torch.mm(self.kmat, col, out=g)                      # G = K * I
+            torch.mul(g, g, out=t1).mul_(-inv_k2).exp_()         # e = exp(-(G/k)^2)
+            torch.mul(g, t1, out=t2)                             # phi = G e
+            c = col[12:15]                                       # the centre tap: I itself
+            torch.add(c, t2, alpha=dt, out=t3)                   # pre-clamp update
+            out = dst[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+            out.copy_(t3.view(3, h, w)).clamp_(0.0, 1.0)
+            # dL/dG through one step; the clamp passes the gradient straight through. The
+            # hard clamp's zero gradient jumps whenever a saturated pixel's update rounds to
+            # either side of 0 or 1, which let two engines' kernels drift apart.
+            i0 = self.orig[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+            e = t2                                               # phi is no longer needed
+            torch.sub(out, i0, out=e.view(3, h, w)).mul_(wf)     # dL/dI' = wf (I'-I0) + wd I'
+            e.view(3, h, w).add_(out, alpha=wd)
+            e.mul_(dt)
+            t3.copy_(g).mul_(g).mul_(-2 * inv_k2).add_(1.0).mul_(t1)  # phi'(G)
+            e.mul_(t3)
+            # d|G|_eps/dG = G / sqrt(G^2 + eps^2): a smooth |G|, so that engines whose G differ
+            # by rounding near 0 do not take opposite signs (sign() made torch and GL drift)
+            torch.mul(g, g, out=t1).add_(EPS_ABS ** 2).rsqrt_().mul_(g)
+            e.add_(t1, alpha=we)
+            self.grad.addmm_(e, col.t())
+        gk = self.grad.cpu().numpy().reshape(3, 3, 3, 3).transpose(0, 3, 1, 2)
+        self.ctl.learn(gk, fraction)
+
+
+# -- running a preset over an image or a video --------------------------------------------------
+def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: int,
+                   engine: Any = None) -> Any:
+    """Yield output frames (float32 (H, W, 3)).
+
+    One input picture: the picture itself, then the state every `every` steps up to `steps`.
+    Several (a video): one output per input frame after `steps` steps, warm-started from the
+    previous state (`new_frame`), so the look evolves smoothly instead of flickering.
+    `engine(preset, image)` builds the engine (default TorchDiffusion; the GL one fits too).
+    """
+    if steps < 1:
+        raise ImfitError(f"--steps must be at least 1, got {steps}")
+    if every < 1:
+        raise ImfitError(f"--every must be at least 1, got {every}")
+    if not frames:
+        raise ImfitError("no input frames")
+    make = engine or TorchDiffusion
+    eng = make(preset, frames[0])
+    if len(frames) == 1:
+        yield as_rgb(frames[0])
+        done = 0
+        while done < steps:
+            n = min(every, steps - done)
+            eng.step(n)
+            done += n
+            yield eng.image()
+        return
+    for i, f in enumerate(frames):
+        if i:
+            eng.new_frame(f)
+        eng.step(steps)
+        yield eng.image()
+
+
+def read_diffusion_input(path: str | Path, size: int | None = None,
+                         renderer: Any = None) -> tuple[list[np.ndarray], list[str]]:
+    """The frames to diffuse and notes for the user: a picture, a fit (.gabor.json or
+    torch-imfit .txt, rendered with `renderer(gs, w, h)`), a folder of frames or a video."""
+    from imfit.image import fit_size, read_image, resize_area
+    from imfit.video import read_frames
+
+    path = Path(path)
+    notes: list[str] = []
+    name = path.name.lower()
+    if name.endswith((".gabor.json", ".json", ".txt")):
+        import imfit
+
+        gs = imfit.load(path)
+        w, h = (gs.width, gs.height) if size is None else fit_size(gs.width, gs.height, size)
+        render = renderer or imfit.render
+        frames = [np.asarray(render(gs, w, h), np.float32)]
+        notes.append(f"rendered the fit ({len(gs)} wavelets) at {w}x{h}")
+    elif path.is_dir() or path.suffix.lower() in (".mp4", ".gif", ".mov", ".webm", ".mkv",
+                                                  ".avi"):
+        frames = read_frames(path)
+        if not frames:
+            raise ImfitError(f"{path}: no frames")
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise ImfitError(f"{path}: frames differ in size ({len(shapes)} sizes)")
+    else:
+        rgb, alpha = read_image(path)
+        if alpha is not None:
+            rgb = rgb * alpha[..., None]
+            notes.append(f"{path.name} has alpha: composited on black")
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+            notes.append(f"{path.name} is grey: diffused as three equal channels")
+        frames = [rgb]
+    if size is not None and not name.endswith((".json", ".txt")):
+        h, w = frames[0].shape[:2]
+        tw, th = fit_size(w, h, size)
+        frames = [resize_area(f, tw, th) for f in frames]
+    for f in frames[:1]:
+        if min(f.shape[:2]) < 4:
+            raise ImfitError(f"{path}: {f.shape[1]}x{f.shape[0]} is too small to diffuse")
+    return [as_rgb(f) for f in frames], notes

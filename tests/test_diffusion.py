@@ -1,0 +1,348 @@
+"""Diffusion presets (torch engine) and Poisson blending: against plain twins, by meaning, and
+bad input. The GLSL twins are in test_diffusion_gl.py."""
+
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+from PIL import Image
+from tolerances import LEARNED_VS_AUTOGRAD, PM_VS_NUMPY, POISSON_VS_DENSE
+
+from cli import main
+from imfit.diffusion import (
+    Controller,
+    TorchDiffusion,
+    initial_kernel,
+    list_presets,
+    load_preset,
+)
+from imfit.errors import ImfitError
+from imfit.image import load_target
+from imfit.poisson import blend, guidance, solve_cg
+
+
+@pytest.fixture(scope="module")
+def photo(assets):
+    return load_target(assets / "chelsea.png", 64)[0]
+
+
+def pm_numpy(img, kappa, lam, steps, g):
+    """Independent reference: per channel, 4 neighbours, zero-flux borders, float64."""
+    u = img.astype(np.float64)
+    for _ in range(steps):
+        p = np.pad(u, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        c = p[1:-1, 1:-1]
+        out = c.copy()
+        for d in (p[:-2, 1:-1] - c, p[2:, 1:-1] - c, p[1:-1, :-2] - c, p[1:-1, 2:] - c):
+            gd = np.exp(-(d / kappa) ** 2) if g == "exp" else 1 / (1 + (d / kappa) ** 2)
+            out += lam * gd * d
+        u = out
+    return u
+
+
+@pytest.mark.parametrize("g", ["exp", "rational"])
+def test_classic_matches_independent_numpy_reference(photo, g):
+    eng = TorchDiffusion(load_preset("perona-malik").with_params(g=g, kappa=0.1, dt=0.25), photo)
+    eng.step(10)
+    assert np.abs(eng.image() - pm_numpy(photo, 0.1, 0.25, 10, g)).max() < PM_VS_NUMPY
+
+
+def test_banded_engine_matches_a_single_band(photo):
+    """Bands are a speed trick; results must not depend on where they are cut."""
+    pr = load_preset("perona-malik")
+    a = TorchDiffusion(pr, photo)
+    TorchDiffusion.BAND_VALUES = 3 * photo.shape[1] * 5  # 5-row bands, a ragged last band
+    try:
+        b = TorchDiffusion(pr, photo)
+    finally:
+        TorchDiffusion.BAND_VALUES = 1 << 16
+    a.step(5)
+    b.step(5)
+    assert b.hb == 5 and np.array_equal(a.image(), b.image())
+
+
+def test_learned_kernel_matches_autograd_and_torch_sgd(photo):
+    """The analytic gradient through one step vs autograd + torch.optim.SGD on the same loss.
+
+    The loss as the engine defines it: mean of w_f (I'-I0)^2 + w_e sqrt(G^2+eps^2) + w_d I'^2,
+    gradient passed straight through the clamp, K rescaled into the stable set after each
+    update. 20 single-substep steps.
+    """
+    from imfit.diffusion import EPS_ABS
+
+    pr = load_preset("perona-malik-drugs").with_params(dt=0.2)
+    p = pr.params
+    eng = TorchDiffusion(pr, photo)
+    i0 = torch.from_numpy(photo.transpose(2, 0, 1).copy())[None]
+    k = torch.nn.Parameter(torch.from_numpy(initial_kernel(p["coupling"])))
+    opt = torch.optim.SGD([k], lr=p["lr"], momentum=p["momentum"],
+                          weight_decay=p["weight_decay"])
+    x = i0.clone()
+    for _ in range(20):
+        assert eng.ctl.substeps() == 1
+        opt.zero_grad()
+        g = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k)
+        pre = x + p["dt"] * g * torch.exp(-(g / p["kappa"]) ** 2)
+        nxt = pre + (pre.clamp(0, 1) - pre).detach()  # straight-through clamp
+        loss = (p["w_fidelity"] * (nxt - i0) ** 2 + p["w_edge"] * torch.sqrt(g ** 2 + EPS_ABS ** 2)
+                + p["w_dark"] * nxt ** 2).mean()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():  # the engine keeps K in the stable set: bound(K) * dt <= 2 cfl
+            bound = k.abs().reshape(3, -1).sum(1).max()
+            cap = 2 * p["cfl"] / p["dt"]
+            if bound > cap:
+                k.mul_(cap / bound)
+        x = nxt.detach()
+        eng.step(1)
+    assert np.abs(eng.ctl.k - k.detach().numpy()).max() < LEARNED_VS_AUTOGRAD
+    assert np.abs(eng.image() - x[0].permute(1, 2, 0).numpy()).max() < LEARNED_VS_AUTOGRAD
+
+
+def test_original_kernel_is_past_the_stability_limit_and_ours_is_not():
+    """The original's K (Laplacian of R+G+B) at dt 0.2: 0.2 * 24 = 4.8 > 2 (grows the
+    checkerboard); every initial kernel here has bound 8, so dt 0.25 is the limit."""
+    from imfit.diffusion import LAPLACIAN, kernel_bound
+
+    original = np.ones((3, 3, 1, 1)) * LAPLACIAN
+    assert 0.2 * kernel_bound(original) > 2
+    for c in (0.0, 0.5, 1.0):
+        assert kernel_bound(initial_kernel(c)) == pytest.approx(8.0)
+
+
+def test_learned_kernel_look_is_size_independent(photo):
+    """Mean losses: the same picture content at 4x the pixels (mirror-tiled 2x2) moves K the
+    same way; the original's summed loss moved it 4x as far."""
+    pr = load_preset("perona-malik-drugs")
+    big = np.concatenate([np.concatenate([photo, photo[:, ::-1]], 1)] * 2, 0)
+    big[photo.shape[0]:] = big[photo.shape[0]:][::-1]
+    ks = []
+    for img in (photo, big):
+        eng = TorchDiffusion(pr, img)
+        eng.step(3)
+        ks.append(eng.ctl.k - initial_kernel(1.0))
+    assert np.abs(ks[0]).max() > 1e-3
+    assert np.abs(ks[0] - ks[1]).max() < 0.05 * np.abs(ks[0]).max()
+
+
+def test_unstable_dt_is_substepped_and_said(photo):
+    pr = load_preset("perona-malik").with_params(dt=1.0)
+    ctl = Controller(pr)
+    assert ctl.substeps() == 4 and "4 substeps" in ctl.notes[0]
+    # four substeps of 0.25 are one step of 1.0
+    a, b = TorchDiffusion(pr, photo), TorchDiffusion(pr.with_params(dt=0.25), photo)
+    a.step(1)
+    b.step(4)
+    assert np.abs(a.image() - b.image()).max() < 1e-6
+    with pytest.raises(ImfitError, match="cfl"):
+        pr.with_params(cfl=1.5)
+
+
+def test_classic_smooths_texture_but_keeps_edges():
+    """Meaning: a noisy step edge loses its noise and keeps its step."""
+    rng = np.random.default_rng(0)
+    img = np.zeros((32, 32, 3), np.float32)
+    img[:, 16:] = 0.8
+    noisy = np.clip(img + rng.normal(0, 0.02, img.shape).astype(np.float32), 0, 1)
+    eng = TorchDiffusion(load_preset("perona-malik").with_params(kappa=0.1), noisy)
+    eng.step(50)
+    out = eng.image()
+    assert out[:, 2:14].std() < 0.3 * noisy[:, 2:14].std()
+    assert out[:, 17:].mean() - out[:, :15].mean() > 0.75
+
+
+def test_memory_is_constant_over_many_steps(photo):
+    eng = TorchDiffusion(load_preset("perona-malik-drugs"), photo)
+    eng.step(20)
+    tracemalloc.start()
+    eng.step(200)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 200_000  # Python-side only: no frames, no growing lists
+
+
+def test_every_preset_runs_and_changes_the_photo(photo):
+    names = [p.name for p in list_presets()]
+    assert {"perona-malik", "perona-malik-drugs", "poisson"} <= set(names) and len(names) >= 6
+    for p in list_presets():
+        if p.scheme == "poisson":
+            continue
+        eng = TorchDiffusion(p, photo)
+        eng.step(20)
+        out = eng.image()
+        assert np.isfinite(out).all() and 0.0 < np.abs(out - photo).mean() < 0.3, p.name
+
+
+def test_video_warm_start_flickers_less_than_cold_starts(photo):
+    """A steady (slightly noisy) video: consecutive output frames stay close."""
+    from imfit.diffusion import diffuse_frames
+
+    rng = np.random.default_rng(1)
+    frames = [np.clip(photo + rng.normal(0, 0.01, photo.shape), 0, 1).astype(np.float32)
+              for _ in range(5)]
+    pr = load_preset("perona-malik-drugs")
+    warm = list(diffuse_frames(pr, frames, 8, 8))
+    cold = [list(diffuse_frames(pr, [f], 8, 8))[-1] for f in frames]
+    flick = [np.abs(a - b).mean() for a, b in zip(warm[1:], warm[:-1], strict=True)]
+    flick_cold = [np.abs(a - b).mean() for a, b in zip(cold[1:], cold[:-1], strict=True)]
+    assert np.mean(flick) < np.mean(flick_cold)
+
+
+# -- Poisson -------------------------------------------------------------------------------------
+def _dense(system, src_in_dst, mixed):
+    om = system.inside
+    idx = -np.ones(om.shape, int)
+    idx[om] = np.arange(om.sum())
+    h, w = om.shape
+    y0, x0 = system.box
+    hd, wd = system.dst.shape[:2]
+    fs = system.dst[y0:y0 + h, x0:x0 + w].astype(np.float64)
+    g = src_in_dst[y0:y0 + h, x0:x0 + w]
+    a = np.zeros((om.sum(), om.sum()))
+    b = np.zeros((om.sum(), 3))
+    for y, x in zip(*np.nonzero(om), strict=True):
+        i = idx[y, x]
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            qy, qx = y + dy, x + dx
+            if not (0 <= qy + y0 < hd and 0 <= qx + x0 < wd):
+                continue
+            a[i, i] += 1
+            v = g[y, x] - g[qy, qx]
+            if mixed:
+                vd = fs[y, x] - fs[qy, qx]
+                v = np.where(np.abs(vd) > np.abs(v), vd, v)
+            b[i] += v
+            if om[qy, qx]:
+                a[i, idx[qy, qx]] -= 1
+            else:
+                b[i] += fs[qy, qx]
+    return np.linalg.solve(a, b)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_poisson_matches_dense_solve_and_leaves_outside_alone(assets, mixed):
+    src = load_target(assets / "chelsea.png", 30)[0]
+    dst = load_target(assets / "astronaut.png", 40)[0]
+    mask = np.zeros(src.shape[:2])
+    mask[4:15, 6:25] = 1
+    mask[10:20, 2:9] = 1     # an L shape, reaching the destination's bottom border below
+    s = guidance(src, dst, mask, (5, 28), mixed)
+    out, _, res = solve_cg(s, 1e-10)
+    src_in_dst = np.zeros(dst.shape, np.float64)
+    src_in_dst[28:40, 5:35] = src[:12]
+    ref = _dense(s, src_in_dst, mixed)
+    y0, x0 = s.box
+    h, w = s.inside.shape
+    assert np.abs(out[y0:y0 + h, x0:x0 + w][s.inside] - ref).max() < POISSON_VS_DENSE
+    outside = np.ones(dst.shape[:2], bool)
+    outside[y0:y0 + h, x0:x0 + w] &= ~s.inside
+    assert np.array_equal(out[outside], dst[outside])
+
+
+def test_poisson_blend_is_seamless(assets):
+    """Meaning: pasting a bright patch into a dark area leaves no step at the seam."""
+    dst = np.full((40, 40, 3), 0.2, np.float32)
+    src = np.full((20, 20, 3), 0.9, np.float32)
+    src[8:12, 8:12] = 0.5  # a detail that must survive as a relative dip
+    mask = np.zeros((20, 20))
+    mask[2:18, 2:18] = 1
+    out = blend(src, dst, mask, (10, 10))
+    assert abs(out[12, 20, 0] - 0.2) < 0.01         # just inside the seam ~ the surroundings
+    assert out[20, 20, 0] < out[14, 20, 0] - 0.2     # the detail is still a dip
+
+
+def test_poisson_bad_input():
+    dst = np.zeros((20, 20, 3), np.float32)
+    src = np.zeros((10, 10, 3), np.float32)
+    with pytest.raises(ImfitError, match="same size"):
+        guidance(src, dst, np.ones((9, 10)))
+    with pytest.raises(ImfitError, match="empty"):
+        guidance(src, dst, np.zeros((10, 10)))
+    with pytest.raises(ImfitError, match="outside"):
+        guidance(src, dst, np.ones((10, 10)), (50, 50))
+    with pytest.raises(ImfitError, match="whole destination"):
+        guidance(dst, dst, np.ones((20, 20)), (0, 0))
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+def test_cli_presets_lists_every_preset():
+    r = CliRunner().invoke(main, ["presets"])
+    assert r.exit_code == 0
+    for p in list_presets():
+        assert p.name in r.output and p.description[:20] in r.output
+
+
+def test_cli_diffuse_image_fit_and_video(tmp_path, assets, fit_file):
+    run = CliRunner().invoke
+    r = run(main, ["diffuse", str(assets / "chelsea.png"), "--preset", "cartoon", "--steps", "6",
+                   "--every", "3", "--size", "48", "-o", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "c").glob("*.png"))) == 3
+    r = run(main, ["diffuse", str(fit_file), "--steps", "2", "-o", str(tmp_path / "f.gif")])
+    assert r.exit_code == 0 and "rendered the fit" in r.output, r.output
+    r = run(main, ["diffuse", str(tmp_path / "c"), "--preset", "perona-malik-drugs",
+                   "--steps", "2", "-o", str(tmp_path / "v.mp4")])
+    assert r.exit_code == 0 and "3 frames" in r.output, r.output
+    r = run(main, ["diffuse", str(assets / "chelsea.png"), "--steps", "2",
+                   "-o", str(tmp_path / "f.gif")])
+    assert r.exit_code == 2 and "--force" in r.output
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--preset", "nope"], "unknown preset"),
+    (["--set", "cfl=3"], "cfl"),
+    (["--set", "kappa=-1"], "kappa"),
+    (["--set", "colour=1"], "no parameter"),
+    (["--steps", "0"], "at least 1"),
+    (["--preset", "poisson"], "imfit blend"),
+])
+def test_cli_diffuse_bad_input(tmp_path, assets, args, msg):
+    r = CliRunner().invoke(main, ["diffuse", str(assets / "chelsea.png"), *args,
+                                  "-o", str(tmp_path / "o.gif")])
+    assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output
+
+
+def test_cli_diffuse_grey_rgba_and_substeps(tmp_path, assets):
+    run = CliRunner().invoke
+    r = run(main, ["diffuse", str(assets / "camera.png"), "--steps", "1", "--size", "32",
+                   "--set", "dt=0.6", "-o", str(tmp_path / "a.gif")])
+    assert r.exit_code == 0 and "grey" in r.output and "3 substeps" in r.output, r.output
+    r = run(main, ["diffuse", str(assets / "logo.png"), "--steps", "1", "--size", "32",
+                   "-o", str(tmp_path / "b.gif")])
+    assert r.exit_code == 0 and "alpha" in r.output, r.output
+
+
+def test_cli_blend(tmp_path, assets):
+    src = tmp_path / "src.png"
+    Image.open(assets / "chelsea.png").resize((60, 40)).save(src)
+    m = np.zeros((40, 60), np.uint8)
+    m[5:35, 10:50] = 255
+    Image.fromarray(m).save(tmp_path / "m.png")
+    Image.fromarray(m[:39]).save(tmp_path / "bad.png")
+    Image.fromarray(np.zeros_like(m)).save(tmp_path / "empty.png")
+    run = CliRunner().invoke
+    for mixed in ([], ["--mixed"]):
+        out = tmp_path / f"o{len(mixed)}.png"
+        r = run(main, ["blend", str(src), str(assets / "astronaut.png"), "--mask",
+                       str(tmp_path / "m.png"), "--offset", "100,120", *mixed, "-o", str(out)])
+        assert r.exit_code == 0 and "pixels solved" in r.output, r.output
+        a = np.asarray(Image.open(out))
+        b = np.asarray(Image.open(assets / "astronaut.png").convert("RGB"))
+        keep = np.ones(a.shape[:2], bool)
+        keep[125:155, 110:150] = False
+        assert np.array_equal(a[keep], b[keep]) and not np.array_equal(a, b)
+    for mask, msg in (("bad.png", "same size"), ("empty.png", "empty")):
+        r = run(main, ["blend", str(src), str(assets / "astronaut.png"), "--mask",
+                       str(tmp_path / mask), "-o", str(tmp_path / "x.png")])
+        assert r.exit_code == 2 and msg in r.output, r.output
+
+
+def test_preset_files_are_valid_json_with_the_documented_fields():
+    for p in list_presets():
+        data = json.loads(p.path.read_text())
+        assert {"name", "description", "scheme", "parameters"} <= set(data)
+        assert data["name"] == p.path.stem and len(data["description"]) < 120
