@@ -227,7 +227,7 @@ def _size(gs: GaborSet, width: int | None, height: int | None) -> tuple[int, int
 _shared: dict[str, Any] = {}
 
 
-def _moderngl_default() -> Any:
+def moderngl_default() -> Any:
     """The context moderngl treats as current (its last created or detected one), if any."""
     import moderngl
 
@@ -243,7 +243,7 @@ def _current(ctx: Any) -> Iterator[None]:
     context in the process (a test fixture's, a window's); re-entering the previous default
     keeps them working.
     """
-    prev = _moderngl_default()
+    prev = moderngl_default()
     ctx.__enter__()
     try:
         yield
@@ -263,7 +263,7 @@ def shared_renderer() -> GaborGL:
         from viewer.context import headless_context
 
         store = getattr(moderngl, "_store", None)
-        prev = _moderngl_default()
+        prev = moderngl_default()
         ctx = headless_context()
         if store is not None and prev is not None:
             store.default_context = prev  # creating ours must not steal another's place

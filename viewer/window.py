@@ -185,17 +185,22 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
                frames: int | None = None, events: list[Event] | None = None,
                screenshot: Path | None = None, out_dir: Path = Path("."),
                should_close: Callable[[], bool] | None = None,
+               on_open: Callable[[], None] | None = None,
                echo: Callable[[str], None] = print) -> None:
     """Open a window and drive `scene` until the user quits.
 
     Test mode (`frames` given): run exactly that many frames with t = frame / 30 s, apply
     `events` before their frame, write `screenshot` (PNG) of the last frame, then close.
-    `should_close` lets a caller end the loop (e.g. a fit that finished in test mode).
+    `should_close` lets a caller end the loop (e.g. a fit that failed); `on_open` runs once
+    the window exists (a fit starts there, so no display means no fit).
     """
     import glfw
 
     from imfit.image import save_png
 
+    from viewer.gl_render import moderngl_default
+
+    prev = moderngl_default()  # a headless context in this process keeps working afterwards
     win, ctx = open_window(width, height, title)
     names = _key_names()
     state: dict[str, Any] = {"shot": False, "rec": None, "last": None, "down": False}
@@ -278,6 +283,8 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
         elif ev.kind == "shot":
             state["shot"] = True
 
+    if on_open is not None:
+        on_open()
     t0 = time.perf_counter()
     fps_t, fps_n = t0, 0
     frame = 0
@@ -330,3 +337,5 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
         ctx.release()
         glfw.destroy_window(win)
         glfw.terminate()
+        if prev is not None and prev is not ctx:
+            prev.__enter__()
