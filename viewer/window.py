@@ -197,7 +197,6 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
     import glfw
 
     from imfit.image import save_png
-
     from viewer.gl_render import moderngl_default
 
     prev = moderngl_default()  # a headless context in this process keeps working afterwards
