@@ -70,17 +70,31 @@ def parse_pair(value: str | None) -> tuple[float, float] | None:
 Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H, W, 3) 0..1
 
 
-def get_renderer(backend: str = "auto") -> Renderer:
+def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer:
     """The frame renderer every command uses: GL when available ("auto"), else torch.
 
     Commands that produce pictures (render, animate, morph, sheet, diffuse of a fit) call this,
-    so all of them switch engines the same way.
+    so all of them switch engines the same way. "auto" falls back to torch with one note on
+    stderr when no GL context can be made; "gl" without GL is a one-line error.
     """
     import imfit
+    from imfit.errors import ImfitError
 
-    if backend in ("torch", "auto"):
+    if backend == "torch":
         return imfit.render
-    raise UserError(f"unknown backend {backend!r}")
+    if backend not in ("gl", "auto"):
+        raise UserError(f"unknown backend {backend!r} (use auto, gl or torch)")
+    from viewer.gl_render import check_strategy, render_gl, shared_renderer
+
+    check_strategy(strategy)
+    try:
+        shared_renderer()
+    except ImfitError as e:
+        if backend == "gl":
+            raise UserError(str(e)) from None
+        click.echo(f"note: no GL here, rendering with torch ({e})", err=True)
+        return imfit.render
+    return functools.partial(render_gl, strategy=strategy)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,12 +140,18 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or mps.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--view", is_flag=True,
+              help="Watch the fit live in the viewer window while it trains.")
+@click.option("--test-frames", type=int, default=None, hidden=True,
+              help="With --view: scripted test mode (see imfit view).")
+@click.option("--screenshot", type=click.Path(path_type=Path), default=None, hidden=True,
+              help="With --view --test-frames: PNG of the last frame.")
 @user_errors
 def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations: int,
         iter_multiple: float, rescales: int, size: int, num_gabors: int, gradient: float,
         sobel: float, l1: float, global_lr: float, gamma: float, mutation_scale: float,
         keyframes: int, alpha: str, background: str, seed: int, device: str,
-        force: bool) -> None:
+        force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
     from imfit.batch import run_fit_jobs
     from imfit.errors import ImfitError
@@ -148,8 +168,20 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
                            gamma=gamma, l1=l1, gradient=gradient, sobel=sobel,
                            mutation_scale=mutation_scale, seed=seed, device=device)
     settings.validate()
-    code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
-                        alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
+    if view:
+        from viewer.app import fit_size_of, fit_with_viewer
+
+        def run(snapshot: Callable[..., None]) -> int:
+            return run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
+                                alpha=alpha, background=bg, force=force,  # type: ignore[arg-type]
+                                echo=click.echo, snapshot=snapshot)
+
+        w, h = fit_size_of(path, mode, size)
+        code = fit_with_viewer(run, w, h, frames=test_frames, screenshot=screenshot,
+                               force=force, echo=click.echo)
+    else:
+        code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
+                            alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
     if code:
         sys.exit(code)
 
@@ -158,32 +190,100 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 @main.command()
 @click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output image (.png/.jpg).")
+              help="Output image (.png/.jpg); with --frames a .mp4, .gif or folder of PNGs.")
 @click.option("--size", default=None, help="WIDTHxHEIGHT (default: the fitted size).")
 @click.option("--zoom", type=float, default=1.0, show_default=True,
               help="Magnification (2 shows half the height).")
 @click.option("--center", default="0,0", show_default=True,
               help="View centre X,Y in plane units (1 = half the image height).")
-@click.option("--backend", type=click.Choice(["torch"]), default="torch", show_default=True,
-              help="Renderer.")
+@click.option("--backend", type=click.Choice(["auto", "gl", "torch"]), default="auto",
+              show_default=True, help="Renderer: GL when available (auto), GL only, or torch.")
+@click.option("--strategy", type=click.Choice(["billboard", "loop"]), default="billboard",
+              show_default=True, help="GL only: instanced quads, or the full-screen loop "
+              "(exact reference, slower).")
+@click.option("--frames", type=int, default=None,
+              help="Render an animation of this many frames (see --animate).")
+@click.option("--animate", default=None,
+              help="Drift rates in turns per second, e.g. phase=0.5,theta=0.1,rotate=0.05.")
+@click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: str,
-           backend: str, force: bool) -> None:
-    """Render a .gabor.json (or torch-imfit .txt) to an image at any size and view."""
+           backend: str, strategy: str, frames: int | None, animate: str | None, fps: float,
+           force: bool) -> None:
+    """Render a .gabor.json (or torch-imfit .txt) to an image or animation at any size/view."""
     import imfit
+    from imfit.edit import drift_frames, parse_drift
     from imfit.errors import ImfitError
     from imfit.image import save_png
+    from imfit.video import check_output, write_frames
 
     wh = parse_size(size)
     c = parse_pair(center)
     if not (zoom > 0 and zoom < 1e6):
         raise ImfitError(f"--zoom must be positive, got {zoom}")
+    if animate is not None and frames is None:
+        raise ImfitError("--animate needs --frames N")
+    rates = parse_drift(animate or "")
+    if frames is None and output.exists() and not force:
+        raise ImfitError(f"{output} exists; pass --force to overwrite it")
+    if frames is not None:
+        check_output(output, force)
     gs = imfit.load(fit_path)
+    renderer = get_renderer(backend, strategy)
     w, h = wh or (gs.width, gs.height)
-    img = imfit.render(gs, w, h, center=c, zoom=zoom)
-    save_png(img, output, overwrite=force)
-    click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
+    if frames is None:
+        save_png(renderer(gs, w, h, center=c, zoom=zoom), output, overwrite=force)
+        click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
+        return
+    n = write_frames((renderer(s, w, h, center=c, zoom=zoom)
+                      for s in drift_frames(gs, frames, fps, rates)), output, fps, force)
+    click.echo(f"wrote {output} ({n} frames, {w}x{h}, {len(gs)} wavelets)")
+
+
+# -- view --------------------------------------------------------------------------------------
+@main.command()
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
+@click.option("--size", default=None, help="Window WIDTHxHEIGHT (default: 720 tall, fitted "
+              "aspect).")
+@click.option("--strategy", type=click.Choice(["billboard", "loop"]), default="billboard",
+              show_default=True, help="Starting GL strategy (t toggles it).")
+@click.option("--test-frames", type=int, default=None,
+              help="Test mode: draw this many frames (t = frame/30 s), then close.")
+@click.option("--events", default="",
+              help="Test mode script, e.g. '2 key s; 3 key shift+r; 4 drag 40 0; "
+              "5 scroll 2 320 240; 6 resize 640 480'.")
+@click.option("--screenshot", type=click.Path(path_type=Path), default=None,
+              help="Test mode: write the last frame to this PNG.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --screenshot.")
+@click.option("--preset", default=None,
+              help="Run a diffusion preset live on FIT (or on any image) instead.")
+@click.option("--preset-size", type=int, default=512, show_default=True,
+              help="With --preset: longer side of the diffused image.")
+@click.option("--steps-per-frame", type=int, default=1, show_default=True,
+              help="With --preset: diffusion steps per drawn frame ([ and ] change it).")
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="With --preset poisson: the picture pasted into FIT/IMAGE.")
+@click.option("--mask", type=click.Path(path_type=Path), default=None,
+              help="With --preset poisson: where the source is pasted (white = inside).")
+@user_errors
+def view(fit_path: Path, size: str | None, strategy: str, test_frames: int | None, events: str,
+         screenshot: Path | None, force: bool, preset: str | None, preset_size: int,
+         steps_per_frame: int, source: Path | None, mask: Path | None) -> None:
+    """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
+
+    With --preset NAME, run that diffusion preset live on the fit or on an image instead.
+    """
+    if preset is not None:
+        from viewer.app import view_preset
+
+        view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
+                    test_frames, events, screenshot, force, source, mask, echo=click.echo)
+        return
+    from viewer.app import view_file
+
+    view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot, force,
+              echo=click.echo)
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------

@@ -98,8 +98,11 @@ def plan(path: Path, mode: str, out_dir: Path, weight: Path | None,
 def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                  settings: FitSettings, keyframes: int = 10, alpha: str = "composite",
                  background: tuple[float, float, float] = (0.0, 0.0, 0.0), force: bool = False,
-                 echo: Callable[[str], None] = print) -> int:
+                 echo: Callable[[str], None] = print,
+                 snapshot: Callable[[GaborSet], None] | None = None) -> int:
     """Fit every job of `plan(...)`, writing <stem>.gabor.json, .png and .txt atomically.
+
+    `snapshot` (a live viewer) gets each fit's parameters every few steps and its final set.
 
     Returns the exit status: 0, or 130 when Ctrl-C stopped a fit (its latest parameters are
     still written, marked incomplete in the metadata).
@@ -139,7 +142,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 bar.set_postfix_str(f"PSNR {psnr:.2f} dB", refresh=False)
                 bar.refresh()
 
-            result = fit_image(target, settings, wmap, init, meta, progress)
+            result = fit_image(target, settings, wmap, init, meta, progress, snapshot)
         job.out_dir.mkdir(parents=True, exist_ok=True)
         gs = result.gaborset
         save(gs, outs[0])
@@ -150,6 +153,8 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
             r_list, s_list = seq.setdefault(job.out_dir, ([], []))
             r_list.append(preview)
             s_list.append(target)
+        if snapshot is not None and not result.interrupted:
+            snapshot(gs)
         state = "INTERRUPTED, latest parameters" if result.interrupted else "fit"
         echo(f"{state}: {outs[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR {gs.meta['psnr']:.2f} dB, "
              f"{result.seconds:.1f} s)  preview {outs[1]}")

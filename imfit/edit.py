@@ -7,7 +7,7 @@ is the same change made from the command line. Angles in radians, positions in p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -504,3 +504,14 @@ def drift(gs: GaborSet, t: float, phase: float = 0.0, theta: float = 0.0,
     if rotate:
         out = rotate_field(out, 2 * math.pi * rotate * t)
     return out
+
+
+def drift_frames(gs: GaborSet, frames: int, fps: float,
+                 rates: dict[str, float]) -> Iterator[GaborSet]:
+    """The sets of an animation: frame i is `drift(gs, i / fps, **rates)` (rates from
+    `parse_drift`). Renderers map over this; `imfit render --frames` writes the result."""
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
+        raise ImfitError(f"--frames must be at least 1, got {frames!r}")
+    step = 1.0 / _positive(fps, "--fps")
+    for i in range(int(frames)):
+        yield drift(gs, i * step, **rates)

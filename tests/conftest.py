@@ -69,3 +69,42 @@ def random_params(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
     p[:, 6:9] = rng.uniform(-np.pi, np.pi, (n, 3))
     p[:, 9:12] = rng.uniform(0, 0.3, (n, 3))
     return p.astype(dtype)
+
+
+@pytest.fixture(scope="session")
+def xvfb_display():
+    """A private Xvfb display (':N') for window tests, started once; DISPLAY points at it.
+
+    In CI a missing Xvfb or one that does not come up FAILS the test (like gl_ctx).
+    """
+    import shutil
+    import subprocess
+    import time
+
+    def unavailable(why: str) -> None:
+        if IN_CI:
+            pytest.fail(f"CI=true and no X display for window tests: {why}")
+        pytest.skip(f"no X display for window tests: {why}")
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        unavailable("Xvfb is not installed (apt-get install xvfb)")
+    num = next(n for n in range(90, 400) if not Path(f"/tmp/.X{n}-lock").exists()
+               and not Path(f"/tmp/.X11-unix/X{n}").exists())
+    proc = subprocess.Popen([xvfb, f":{num}", "-screen", "0", "1280x1024x24", "-nolisten",
+                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not Path(f"/tmp/.X11-unix/X{num}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            unavailable(f"Xvfb :{num} did not start within 15 s")
+        time.sleep(0.05)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{num}"
+    yield f":{num}"
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+    proc.terminate()
+    proc.wait(10)

@@ -43,3 +43,10 @@ LEARNED_VS_AUTOGRAD = 1e-3
 POISSON_VS_DENSE = 1e-6
 # Poisson GL red-black SOR (float32, residual 1e-5) vs torch CG: under half a grey level.
 POISSON_GL_VS_TORCH = 0.5 / 255
+# GL frame drawn in tiles vs in one piece: each tile recomputes its centre in float64 and the
+# shader maps pixels in float32, so plane coordinates differ by ~1e-7 units; 1e-3 in colour
+# leaves room for steep high-frequency wavelets; a misplaced tile is off by O(0.1).
+GL_TILED_VS_WHOLE = 1e-3
+# Window screenshot (8-bit back buffer) vs the headless float render of the same state: 0.5/255
+# rounding plus llvmpipe's unorm conversion; a wrong edit or view is far larger.
+WINDOW_VS_HEADLESS = 2 / 255

@@ -1,0 +1,140 @@
+"""The real window under Xvfb, driven by the test mode (scripted keys and mouse, then a
+screenshot), compared with the headless render of the same state.
+
+Each run is a subprocess (`imfit view ... --test-frames`), like a user's: glfw owns the
+process's GL state while a window is open, and the headless EGL context of the other tests must
+not be disturbed.
+"""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tolerances import WINDOW_VS_HEADLESS
+
+import cli
+import imfit
+from imfit.image import read_image
+from imfit.video import read_frames
+from viewer.gabor_scene import Edits, apply_edits
+from viewer.gl_render import render_gl
+
+pytestmark = pytest.mark.gl
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imfit_cmd(*args, cwd: Path, display: str | None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    if display:
+        env["DISPLAY"] = display
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_window_matches_headless_render_after_scripted_edits(xvfb_display, gl_ctx, fit_file,
+                                                            tmp_path):
+    frames = 10
+    shot = tmp_path / "shot.png"
+    events = "0 key p; 1 key s; 2 key shift+r; 3 key a; 4 drag 20 -10; 5 key left_bracket"
+    r = imfit_cmd("view", fit_file, "--size", "160x120", "--test-frames", frames,
+                  "--events", events, "--screenshot", shot, cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    gs = imfit.load(fit_file)
+    # the state those events describe, written out independently of the scene's key code;
+    # phase drift 0.05 turns/s integrated over frames 0..9 at 1/30 s each
+    state = Edits(sigma=1.1, rotation=-math.radians(5), gain=1.1, drift=0.05,
+                  phase=0.05 * (frames - 1) / 30, count=math.floor(len(gs) / 1.25))
+    s = 2.0 / 120
+    ref = render_gl(apply_edits(gs, state), 160, 120, center=(-20 * s, 10 * s))
+    got = read_image(shot)[0]
+    assert got.shape == (120, 160, 3)
+    assert np.abs(got - ref).max() <= WINDOW_VS_HEADLESS
+    untouched = render_gl(gs, 160, 120)
+    assert np.abs(got - untouched).mean() > 0.01  # the edits did change the picture
+
+
+def test_screenshot_recording_and_resize_keys(xvfb_display, gl_ctx, fit_file, tmp_path):
+    events = "1 key v; 3 key f12; 6 key v; 7 resize 100 60; 8 key c"
+    r = imfit_cmd("view", fit_file, "--size", "90x70", "--test-frames", 10, "--events", events,
+                  cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    assert read_image(tmp_path / "imfit-shot-001.png")[0].shape == (70, 90, 3)
+    assert read_image(tmp_path / "imfit-shot-002.png")[0].shape == (60, 100, 3)
+    rec = read_frames(tmp_path / "imfit-rec-001.mp4")
+    assert len(rec) == 5 and rec[0].shape[:2] == (70, 90)
+    assert "wrote" in r.stdout and "imfit-rec-001.mp4" in r.stdout
+
+
+def test_h_prints_the_key_map(xvfb_display, gl_ctx, fit_file, tmp_path):
+    r = imfit_cmd("view", fit_file, "--size", "64x64", "--test-frames", 2, "--events",
+                  "0 key h", cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    for key in ("esc or q", "f12 or c", "s / S", "[ / ]", "w"):
+        assert key in r.stdout
+
+
+def test_no_display_is_one_line_with_the_headless_way(fit_file, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    r = CliRunner().invoke(cli.main, ["view", str(fit_file)])
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "DISPLAY" in lines[0] and "imfit render" in lines[0]
+
+
+def test_bad_view_inputs(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    corrupt = tmp_path / "c.gabor.json"
+    corrupt.write_text("[1, 2")
+    for args, msg in (([tmp_path / "none.gabor.json"], "no such file"),
+                      ([corrupt], "corrupt JSON"),
+                      ([corrupt, "--events", "1 fly"], "event"),
+                      ([corrupt, "--strategy", "raytrace"], "strategy")):
+        r = CliRunner().invoke(cli.main, ["view", *map(str, args)])
+        assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_fit_view_shows_the_fit_while_it_trains(xvfb_display, gl_ctx, assets, tmp_path):
+    shot = tmp_path / "live.png"
+    r = imfit_cmd("fit", assets / "astronaut.png", "-o", tmp_path / "out", "--size", 24,
+                  "--num-gabors", 12, "--iterations", 20, "--rescales", 0, "--view",
+                  "--test-frames", 3, "--screenshot", shot, cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    gs = imfit.load(tmp_path / "out" / "astronaut.gabor.json")
+    assert len(gs) == 12 and not gs.meta.get("incomplete")
+    assert read_image(shot)[0].shape == (720, 720, 3)
+
+
+def test_view_preset_runs_live_in_the_window(tmp_path, xvfb_display, assets):
+    """`imfit view --preset`: the diffusion scene in the real window changes the picture
+    (classic Perona-Malik smooths it) and keys reach the scene."""
+    shot = tmp_path / "pm.png"
+    r = imfit_cmd("view", assets / "astronaut.png", "--preset", "perona-malik",
+                  "--preset-size", "96", "--size", "96x96", "--steps-per-frame", "4",
+                  "--test-frames", "12", "--events", "3 key up; 5 key space; 6 key space",
+                  "--screenshot", shot, cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    got = read_image(shot)[0]
+    from imfit.image import load_target
+
+    src, _ = load_target(assets / "astronaut.png", 96)
+    assert got.shape == (96, 96, 3)
+    tv = lambda a: np.abs(np.diff(a, axis=1)).mean()  # noqa: E731
+    assert tv(got) < 0.8 * tv(src)  # diffused: smoother than the photo, same picture
+    assert np.abs(got.mean((0, 1)) - src.mean((0, 1))).max() < 0.05
+
+
+def test_view_preset_bad_input(tmp_path, assets):
+    runner = CliRunner()
+    r = runner.invoke(cli.main, ["view", str(assets / "astronaut.png"), "--preset", "nope"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    r = runner.invoke(cli.main, ["view", str(assets / "astronaut.png"), "--preset", "poisson"])
+    assert r.exit_code == 2 and "--source" in r.output
