@@ -75,6 +75,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "w_edge": Param(1.0, 0.0, 1e3, "loss weight of |K * I|"),
         "w_dark": Param(1.0, 0.0, 1e3, "loss weight of I_t^2"),
         "lr_decay": Param(0.995, 0.0, 1.0, "learning-rate factor at each period's kernel reset"),
+        "backward": Param(0.0, 0.0, 1.0, "how much of the backward (sharpening) regime |G| > "
+                          "kappa/sqrt(2) to keep: 0 = saturating, stable, reproducible flux; 1 = "
+                          "the original's, chaotic (speckle that differs per machine)"),
         **_COMMON,
     },
     "poisson": {
@@ -492,6 +495,8 @@ class TorchDiffusion:
         self.kmat.copy_(torch.from_numpy(np.ascontiguousarray(k.transpose(0, 2, 3, 1)
                                                               .reshape(3, 27))))
         inv_k2 = 1.0 / (p["kappa"] ** 2)
+        turn = p["kappa"] / math.sqrt(2.0)
+        back = float(p.get("backward", 0.0))
         m = 3.0 * self.h * self.w
         wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
         self.grad.zero_()
@@ -504,8 +509,19 @@ class TorchDiffusion:
                     col[j:j + 3].view(3, h, w).copy_(src[:, r0 + a:r0 + a + h, b:b + w])
             g, t1, t2, t3 = self.gb[:, :n], self.t1[:, :n], self.t2[:, :n], self.t3[:, :n]
             torch.mm(self.kmat, col, out=g)                      # G = K * I
-            torch.mul(g, g, out=t1).mul_(-inv_k2).exp_()         # e = exp(-(G/k)^2)
-            torch.mul(g, t1, out=t2)                             # phi = G e
+            # phi = Gs exp(-(Gs/k)^2) with Gs = G clamped at the flux's turning point k/sqrt(2)
+            # (monotone, so the step cannot sharpen and rounding cannot grow), blended with the
+            # unclamped flux by `backward`; see flux_blend()
+            torch.clamp(g, -turn, turn, out=t2)                   # Gs
+            torch.mul(t2, t2, out=t1).mul_(-inv_k2).exp_()       # e(Gs)
+            t2.mul_(t1)                                          # phi_s = Gs e(Gs)
+            if back > 0:
+                torch.mul(g, g, out=t3).mul_(-inv_k2).exp_()     # e(G)
+                t1.copy_(t3)                                     # keep e(G) for phi'
+                t3.mul_(g).sub_(t2).mul_(back)                   # back (phi(G) - phi_s)
+                t2.add_(t3)
+            else:
+                torch.mul(g, g, out=t1).mul_(-inv_k2).exp_()     # e(G) for phi' below
             c = col[12:15]                                       # the centre tap: I itself
             torch.add(c, t2, alpha=dt, out=t3)                   # pre-clamp update
             out = dst[:, r0 + 1:r0 + 1 + h, 1:w + 1]
@@ -518,7 +534,10 @@ class TorchDiffusion:
             torch.sub(out, i0, out=e.view(3, h, w)).mul_(wf)     # dL/dI' = wf (I'-I0) + wd I'
             e.view(3, h, w).add_(out, alpha=wd)
             e.mul_(dt)
-            t3.copy_(g).mul_(g).mul_(-2 * inv_k2).add_(1.0).mul_(t1)  # phi'(G)
+            t3.copy_(g).mul_(g).mul_(-2 * inv_k2).add_(1.0).mul_(t1)  # phi'(G), unclamped
+            if back < 1:  # phi' < 0 exactly where |G| > turn: the saturated flux has slope 0
+                t1.copy_(t3).clamp_(max=0.0).mul_(back - 1.0)
+                t3.add_(t1)
             e.mul_(t3)
             # d|G|_eps/dG = G / sqrt(G^2 + eps^2): a smooth |G|, so that engines whose G differ
             # by rounding near 0 do not take opposite signs (sign() made torch and GL drift)

@@ -1,7 +1,9 @@
 // The learned-kernel ("Perona-Malik on drugs") substep and the gradient of its loss.
 // Mirrors TorchDiffusion._learned_substep in imfit/diffusion.py:
 //   G = K * I (3x3 taps, 3 in / 3 out; K[a*3+b] maps input RGB to output RGB at offset
-//   (b-1, a-1)), phi = G exp(-(G/kappa)^2), I' = clamp(I + dt phi, 0, 1).
+//   (b-1, a-1)), phi = Gs exp(-(Gs/kappa)^2) with Gs = clamp(G, +-turn), turn = kappa/sqrt(2)
+//   (monotone: no sharpening, rounding never grows), blended by `back` with the unclamped
+//   G exp(-(G/kappa)^2); I' = clamp(I + dt phi, 0, 1).
 // With GRADIENT defined the pass writes dL/dG instead of I' for the mean losses
 //   wf (I' - I0)^2 + we sqrt(G^2 + eps^2) + wd I'^2 (wf, wd arrive pre-multiplied by 2/M).
 #include "diffusion_common.glsl"
@@ -14,6 +16,8 @@ uniform float wf;
 uniform float we;
 uniform float wd;
 uniform float eps2;
+uniform float turn;
+uniform float back;
 
 void main() {
     ivec2 p = ivec2(gl_FragCoord.xy);
@@ -25,12 +29,16 @@ void main() {
     }
     vec3 c = texelFetch(src, p, 0).rgb;
     vec3 ex = exp(g * g * -inv_k2);
-    vec3 pre = c + dt * (g * ex);
+    vec3 gs = clamp(g, -turn, turn);
+    vec3 phi = gs * exp(gs * gs * -inv_k2);
+    phi += back * (g * ex - phi);
+    vec3 pre = c + dt * phi;
     vec3 next = clamp(pre, 0.0, 1.0);
 #ifdef GRADIENT
     // the clamp passes the gradient straight through (as in the torch engine)
     vec3 dldi = wf * (next - texelFetch(orig, p, 0).rgb) + wd * next;
     vec3 dphi = (1.0 - 2.0 * inv_k2 * g * g) * ex;
+    dphi += (back - 1.0) * min(dphi, vec3(0.0));
     vec3 e = dldi * dt * dphi + we * g * inversesqrt(g * g + eps2);
     frag = vec4(e, 1.0);
 #else
