@@ -19,7 +19,7 @@ import numpy as np
 
 from imfit.errors import ImfitError
 from imfit.gaborset import COLUMNS, NCOL, GaborSet
-from imfit.io import from_json_obj, load_txt
+from imfit.io import from_json_obj, load_txt, read_text
 
 SUFFIXES = (".json", ".tsv", ".coll", ".txt", ".csv", ".jxf", ".npz")
 
@@ -40,7 +40,7 @@ def read(path: str | os.PathLike[str], width: int | None = None, height: int | N
         return _read_npz(path, width, height, bias)
     if suffix == ".jxf":
         return _frame(read_jxf(path), path, width, height, bias)
-    text = _text(path)
+    text = read_text(path, "wavelet file")
     if suffix == ".json":
         return _read_json(text, path)
     if suffix == ".coll" or (suffix == ".txt" and _looks_like_coll(text)):
@@ -50,15 +50,6 @@ def read(path: str | os.PathLike[str], width: int | None = None, height: int | N
         return gs if bias is None else gs.replace(bias=bias)
     sep = "\t" if suffix == ".tsv" else ","
     return _frame(_read_table(text, path, sep), path, width, height, bias)
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ImfitError(f"{path}: not a text file") from None
-    except OSError as e:
-        raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def _frame(params: np.ndarray, path: Path, width: int | None, height: int | None,

@@ -174,7 +174,8 @@ def save(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> 
     return atomic_write_text(path, to_json_text(gs), overwrite=overwrite)
 
 
-def _read_text(path: Path, what: str) -> str:
+def read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file, every failure (missing, folder, binary, unreadable) as one line."""
     if not path.exists():
         raise ImfitError(f"{path}: no such file")
     if path.is_dir():
@@ -193,7 +194,7 @@ def load(path: str | os.PathLike[str], width: int | None = None,
     path = Path(path)
     if path.suffix.lower() == ".txt":
         return load_txt(path, width or 256, height or width or 256)
-    text = _read_text(path, ".gabor.json file")
+    text = read_text(path, ".gabor.json file")
     try:
         obj = json.loads(text, parse_constant=lambda c: float("nan"))
     except json.JSONDecodeError as e:
@@ -300,7 +301,7 @@ def to_txt_array(gs: GaborSet) -> np.ndarray:
 def load_txt(path: str | os.PathLike[str], width: int = 256, height: int = 256) -> GaborSet:
     """Read torch-imfit's weights file (N rows of 12 comma-separated numbers, no header)."""
     path = Path(path)
-    text = _read_text(path, "torch-imfit weights .txt")
+    text = read_text(path, "torch-imfit weights .txt")
     rows = []
     for ln, line in enumerate(text.splitlines(), 1):
         line = line.strip()
