@@ -1,22 +1,17 @@
 """`txt`: torch-imfit's weights file, written so that reading it back is bit-exact.
 
-`imfit.io.txt_text` prints 9 significant digits, which loses near-zero values (a theta of 1e-4
-turns printed to 9 digits is off by far more than a float32 ulp). Here every value is printed
-with 17 significant digits (Python's repr of the float64 conversion), so for a square fit the
-set -> txt -> set trip gives the same float32 numbers, and therefore txt -> set -> txt gives the
-same text. torch-imfit's parametrisation has no bias and non-negative amplitudes, so the set is
-first put in canonical form (amp >= 0, angles wrapped), which renders identically.
+`imfit.io.txt_text` prints every value with 17 significant digits (the float64 conversion reads
+back exactly), so for a square fit the set -> txt -> set trip gives the same float32 numbers,
+and therefore txt -> set -> txt gives the same text. torch-imfit's parametrisation has no bias
+and non-negative amplitudes, so the set is first put in canonical form (amp >= 0, angles
+wrapped), which renders identically.
 """
 
 from __future__ import annotations
 
 from exporters.common import Export, Options, Target, capped, readme
 from imfit.gaborset import GaborSet
-from imfit.io import to_txt_array
-
-
-def txt_text(gs: GaborSet) -> str:
-    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in to_txt_array(gs))
+from imfit.io import txt_text
 
 
 def build(gs: GaborSet, stem: str, opts: Options) -> Export:

@@ -79,6 +79,24 @@ static void span(const wave_t *w, float dy, int W, float x0, float scale, float 
     *j1 = fj1 > W - 1 ? W - 1 : (fj1 < -1 ? -1 : (int)fj1);
 }
 
+/* u, v, the truncated window and cos/sin of the wave for the m pixels of a row span starting
+ * at offset dx0 (dx steps by `scale`), at row offset dy. Shared by forward and backward. */
+static inline void eval_span(const wave_t *w, float dx0, float dy, float scale, float R, int m,
+                             float *ub, float *vb, float *eb, float *cb, float *sb) {
+#pragma omp simd
+    for (int t = 0; t < m; t++) {
+        float dx = dx0 + t * scale;
+        float u = dx * w->c + dy * w->s;
+        float v = dy * w->c - dx * w->s;
+        float q = u * u * w->isig2 + v * v * w->igam2;
+        ub[t] = u;
+        vb[t] = v;
+        eb[t] = q <= R * R ? expf(-0.5f * q) : 0.0f;
+    }
+#pragma omp simd
+    for (int t = 0; t < m; t++) fast_sincos(w->k * ub[t], &sb[t], &cb[t]);
+}
+
 #define MAXSPAN 1024 /* rows longer than this are walked in pieces */
 
 /* Threads: the caller (imfit/ckernel.py) runs disjoint wavelet ranges from several Python
@@ -102,18 +120,7 @@ void imfit_forward(int n, const float *geom, const float *coef, int W, int H, fl
                 int m = j1 - j0 + 1;
                 if (m > MAXSPAN) m = MAXSPAN;
                 float dx0 = x0 + (j0 + 0.5f) * scale - w.xc;
-#pragma omp simd
-                for (int t = 0; t < m; t++) {
-                    float dx = dx0 + t * scale;
-                    float u = dx * w.c + dy * w.s;
-                    float v = dy * w.c - dx * w.s;
-                    float q = u * u * w.isig2 + v * v * w.igam2;
-                    ub[t] = u;
-                    eb[t] = q <= R * R ? expf(-0.5f * q) : 0.0f;
-                    vb[t] = w.k * u;
-                }
-#pragma omp simd
-                for (int t = 0; t < m; t++) fast_sincos(vb[t], &sb[t], &cb[t]);
+                eval_span(&w, dx0, dy, scale, R, m, ub, vb, eb, cb, sb);
                 float *o = acc + ((size_t)r * W + j0) * 3;
                 for (int t = 0; t < m; t++) {
                     float ec = eb[t] * cb[t], es = eb[t] * sb[t];
@@ -151,18 +158,7 @@ void imfit_backward(int n, const float *geom, const float *coef, int W, int H, f
                 int m = j1 - j0 + 1;
                 if (m > MAXSPAN) m = MAXSPAN;
                 float dx0 = x0 + (j0 + 0.5f) * scale - w.xc;
-#pragma omp simd
-                for (int t = 0; t < m; t++) {
-                    float dx = dx0 + t * scale;
-                    float u = dx * w.c + dy * w.s;
-                    float v = dy * w.c - dx * w.s;
-                    float q = u * u * w.isig2 + v * v * w.igam2;
-                    ub[t] = u;
-                    vb[t] = v;
-                    eb[t] = q <= R * R ? expf(-0.5f * q) : 0.0f;
-                }
-#pragma omp simd
-                for (int t = 0; t < m; t++) fast_sincos(w.k * ub[t], &sb[t], &cb[t]);
+                eval_span(&w, dx0, dy, scale, R, m, ub, vb, eb, cb, sb);
                 const float *go = gout + ((size_t)r * W + j0) * 3;
                 float fx = 0, fy = 0, fth = 0, fsig = 0, fgam = 0, fwl = 0;
                 float fa0 = 0, fa1 = 0, fa2 = 0, fb0 = 0, fb1 = 0, fb2 = 0;

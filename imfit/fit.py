@@ -240,6 +240,7 @@ class Fitter:
         self.params = (_Params.from_gaborset(init, self.device) if init is not None
                        else self._initial(self.s.num_gabors))
         self.latest: GaborSet | None = None
+        self._stats_cache: dict[int, _Stats] = {}
 
     # targets per scale
     def _scaled(self, h: int) -> tuple[torch.Tensor, torch.Tensor | None, View]:
@@ -336,6 +337,13 @@ class Fitter:
             p.coef.copy_(x_c)
             p.bias.copy_(x_b)
 
+    def _stats_at(self, target: torch.Tensor, view: View) -> _Stats:
+        """Image statistics of this scale's target, computed once per scale (the target does
+        not change while a scale trains; re-placement runs many times)."""
+        if view.height not in self._stats_cache:
+            self._stats_cache[view.height] = _Stats(target)
+        return self._stats_cache[view.height]
+
     # re-placement --------------------------------------------------------------------------
     def replace_weak(self, target: torch.Tensor, render: torch.Tensor, view: View,
                      opt: torch.optim.Optimizer, fraction: float) -> int:
@@ -352,7 +360,7 @@ class Fitter:
             err = ((render - target) ** 2).sum(-1)
             err = _gauss_blur(err[None], max(1.0, 0.01 * view.height))[0]
             rc = _sample_pixels(err**2, k, self.gen)
-            stats = _Stats(target)
+            stats = self._stats_at(target, view)
             pos, theta, sg, wl = self._shapes_at(rc, stats, view, n_total=n, edge=k // 2)
             p.pos[weak] = pos
             p.theta[weak] = theta
