@@ -18,7 +18,10 @@ is split into equal substeps (said once by `Engine.notes`), never run unstable. 
 speckle came from running 2.4x past this limit; here the look is made by the losses instead.
 
 Both engines share `Controller` (parameters, substep counts, schedule, kernel and SGD state), so
-the torch and GL runs take the same decisions and agree to float precision.
+the torch and GL runs take the same decisions. They agree to float precision only because the
+learning is not chaotic: a saturating flux (`backward` 0), momentum 0.5 (the original's 0.9 made
+K oscillate) and a smoothed |G| (`softness`); with the original's values a 1e-6 difference in
+rounding becomes a different picture within 50 steps (docs/presets.md, "Reproducible learning").
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ import numpy as np
 from imfit.errors import ImfitError
 
 SCHEMES = ("perona-malik", "learned-kernel", "poisson")
-EPS_ABS = 1e-2  # the edge loss is sqrt(G^2 + EPS_ABS^2), |G| made smooth at 0
 
 
 @dataclass(frozen=True)
@@ -69,15 +71,20 @@ PARAMS: dict[str, dict[str, Param]] = {
         "kappa": Param(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
         "coupling": Param(1.0, 0.0, 1.0, "0: per-channel Laplacian, 1: Laplacian of the mean"),
         "lr": Param(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
-        "momentum": Param(0.9, 0.0, 0.999, "SGD momentum"),
+        "momentum": Param(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
+                          "oscillate: chaotic, the look differs per machine)"),
         "weight_decay": Param(5e-4, 0.0, 1.0, "SGD weight decay"),
         "w_fidelity": Param(1.0, 0.0, 1e3, "loss weight of (I_t - I_0)^2"),
         "w_edge": Param(1.0, 0.0, 1e3, "loss weight of |K * I|"),
+        "softness": Param(0.05, 1e-3, 1.0, "scale below which |K * I| is smoothed, "
+                          "sqrt(G^2 + softness^2): its gradient's slope is 1/softness, so small "
+                          "values make the kernel learning chaotic"),
         "w_dark": Param(1.0, 0.0, 1e3, "loss weight of I_t^2"),
         "lr_decay": Param(0.995, 0.0, 1.0, "learning-rate factor at each period's kernel reset"),
         "backward": Param(0.0, 0.0, 1.0, "how much of the backward (sharpening) regime |G| > "
                           "kappa/sqrt(2) to keep: 0 = saturating, stable, reproducible flux; 1 = "
-                          "the original's, chaotic (speckle that differs per machine)"),
+                          "the original's (sharpening; with momentum 0.9 and softness 0.01, "
+                          "speckle that differs per machine)"),
         **_COMMON,
     },
     "poisson": {
@@ -497,6 +504,7 @@ class TorchDiffusion:
         inv_k2 = 1.0 / (p["kappa"] ** 2)
         turn = p["kappa"] / math.sqrt(2.0)
         back = float(p.get("backward", 0.0))
+        soft2 = p["softness"] ** 2
         m = 3.0 * self.h * self.w
         wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
         self.grad.zero_()
@@ -541,7 +549,7 @@ class TorchDiffusion:
             e.mul_(t3)
             # d|G|_eps/dG = G / sqrt(G^2 + eps^2): a smooth |G|, so that engines whose G differ
             # by rounding near 0 do not take opposite signs (sign() made torch and GL drift)
-            torch.mul(g, g, out=t1).add_(EPS_ABS ** 2).rsqrt_().mul_(g)
+            torch.mul(g, g, out=t1).add_(soft2).rsqrt_().mul_(g)
             e.add_(t1, alpha=we)
             self.grad.addmm_(e, col.t())
         gk = self.grad.cpu().numpy().reshape(3, 3, 3, 3).transpose(0, 3, 1, 2)

@@ -30,40 +30,41 @@ def test_perona_malik_presets_gl_matches_torch_after_50_steps(gl_ctx, photo, nam
     b.release()
 
 
-# Steps over which each learned preset's GLSL run must stay within 1e-3 of torch. With the
-# saturating flux (backward = 0, the default) the step itself no longer amplifies rounding;
-# drugs and engrave hold for 50 steps on this photo (measured 7e-6 and 1.4e-5). breathe's
-# colour-mixing kernel learning is still sensitive to summation order (2.7e-3 after 50 steps),
-# so it is held to the first 5; see issue 6's note.
-LEARNED_STEPS = {"perona-malik-drugs": 50, "engrave": 50, "breathe": 5}
+@pytest.fixture(scope="module", params=["astronaut.png", "chelsea.png"])
+def photos(request, assets):
+    return load_target(assets / request.param, 64)[0]
 
 
 @pytest.mark.parametrize("name", [p.name for p in list_presets()
                                   if p.scheme == "learned-kernel"])
-def test_learned_presets_gl_matches_torch(gl_ctx, photo, name):
-    """Same kernel trajectory and image after the preset's agreed number of steps."""
+def test_learned_presets_gl_matches_torch_after_50_steps(gl_ctx, photos, name):
+    """Same kernel trajectory and image after 50 steps, on two photos. This holds because the
+    presets' learning is not chaotic (saturating flux, momentum 0.5, softness >= 0.05; see
+    test_diffusion.py::test_learned_presets_are_not_chaotic); measured <= 7e-6 over 200 steps on
+    the four assets at 64 px, <= 6e-4 at 96 px."""
     pr = load_preset(name)
-    a, b = TorchDiffusion(pr, photo), GLDiffusion(gl_ctx, pr, photo)
-    n = LEARNED_STEPS.get(name, 50)
-    a.step(n)
-    b.step(n)
+    a, b = TorchDiffusion(pr, photos), GLDiffusion(gl_ctx, pr, photos)
+    a.step(50)
+    b.step(50)
     assert np.abs(a.ctl.k - b.ctl.k).max() < 1e-3
     assert np.abs(a.image() - b.image()).max() < DIFFUSION_GL_VS_TORCH
     b.release()
 
 
-def test_backward_flux_is_the_chaotic_one(gl_ctx, photo):
-    """The knob does what it says: with the original's unclamped flux (backward = 1) the two
-    engines part ways within 50 steps; with the saturating flux they stay together."""
+def test_the_originals_learning_is_the_chaotic_one(gl_ctx, photo):
+    """The knobs do what they say: with the original's unclamped flux (backward = 1), momentum
+    0.9 and a sharp |G| (softness 0.01) the two engines part ways within 50 steps; with the
+    preset's values they stay together."""
     out = {}
-    for back in (0.0, 1.0):
-        pr = load_preset("perona-malik-drugs").with_params(backward=back)
-        a, b = TorchDiffusion(pr, photo), GLDiffusion(gl_ctx, pr, photo)
+    pr = load_preset("perona-malik-drugs")
+    for label, p in (("preset", pr), ("original", pr.with_params(
+            backward=1.0, momentum=0.9, softness=0.01, lr=0.8))):
+        a, b = TorchDiffusion(p, photo), GLDiffusion(gl_ctx, p, photo)
         a.step(50)
         b.step(50)
-        out[back] = float(np.abs(a.image() - b.image()).max())
+        out[label] = float(np.abs(a.image() - b.image()).max())
         b.release()
-    assert out[0.0] < DIFFUSION_GL_VS_TORCH < out[1.0]
+    assert out["preset"] < DIFFUSION_GL_VS_TORCH < out["original"]
 
 
 def test_gl_video_warm_start_and_reinject_match_torch(gl_ctx, photo):

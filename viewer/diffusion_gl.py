@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from imfit.diffusion import EPS_ABS, Controller, Preset, as_rgb, load_preset
+from imfit.diffusion import Controller, Preset, as_rgb, load_preset
 from imfit.errors import ImfitError
 from imfit.poisson import PoissonSystem, guidance
 from viewer.context import FULLSCREEN_VS, fullscreen_quad
@@ -181,7 +181,7 @@ class GLDiffusion:
         # mat3 K[a*3+b] column-major: column i holds K[0..2, i, a, b]
         kbytes = np.ascontiguousarray(k.transpose(2, 3, 1, 0)).astype("f4").tobytes()
         uni = {"dt": dt, "inv_k2": 1.0 / p["kappa"] ** 2, "wf": 2 * p["w_fidelity"] / m,
-               "we": p["w_edge"] / m, "wd": 2 * p["w_dark"] / m, "eps2": EPS_ABS ** 2,
+               "we": p["w_edge"] / m, "wd": 2 * p["w_dark"] / m, "eps2": p["softness"] ** 2,
                "turn": p["kappa"] / math.sqrt(2.0), "back": float(p.get("backward", 0.0))}
         src = self.tex[self.cur]
         size = (self.w, self.h)
