@@ -30,6 +30,14 @@ def user_errors(fn: F) -> F:
             raise UserError(str(e)) from None
         except MemoryError:
             raise UserError("out of memory; try a smaller --size or fewer wavelets") from None
+        except KeyboardInterrupt as e:
+            # a frame writer (imfit.video.Interrupted) keeps what was made before Ctrl-C
+            written = getattr(e, "written", None)
+            if written:
+                click.echo(f"interrupted: the {written} frames made so far were written", err=True)
+            else:
+                click.echo("interrupted", err=True)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
@@ -608,8 +616,12 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
     ctl.substeps()
     for note in notes + ctl.notes:
         click.echo(f"note: {note}")
-    n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine), output, fps=fps,
-                     force=force)
+    from tqdm import tqdm
+
+    total = n_steps * len(frames)
+    with tqdm(total=total, desc=preset.name, unit="step", dynamic_ncols=True) as bar:
+        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update),
+                         output, fps=fps, force=force)
     h, w = frames[0].shape[:2]
     click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -558,13 +559,15 @@ class TorchDiffusion:
 
 # -- running a preset over an image or a video --------------------------------------------------
 def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: int,
-                   engine: Any = None) -> Any:
+                   engine: Any = None, progress: Callable[[int], None] | None = None) -> Any:
     """Yield output frames (float32 (H, W, 3)).
 
     One input picture: the picture itself, then the state every `every` steps up to `steps`.
     Several (a video): one output per input frame after `steps` steps, warm-started from the
     previous state (`new_frame`), so the look evolves smoothly instead of flickering.
     `engine(preset, image)` builds the engine (default TorchDiffusion; the GL one fits too).
+    `progress(n)` is told of every few steps done (n of them), for a progress bar; steps run in
+    chunks of at most 10 so that a bar moves even when frames are far apart.
     """
     if steps < 1:
         raise ImfitError(f"--steps must be at least 1, got {steps}")
@@ -574,19 +577,28 @@ def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: 
         raise ImfitError("no input frames")
     make = engine or TorchDiffusion
     eng = make(preset, frames[0])
+
+    def run(n: int) -> None:
+        while n > 0:
+            k = min(n, 10)
+            eng.step(k)
+            n -= k
+            if progress is not None:
+                progress(k)
+
     if len(frames) == 1:
         yield as_rgb(frames[0])
         done = 0
         while done < steps:
             n = min(every, steps - done)
-            eng.step(n)
+            run(n)
             done += n
             yield eng.image()
         return
     for i, f in enumerate(frames):
         if i:
             eng.new_frame(f)
-        eng.step(steps)
+        run(steps)
         yield eng.image()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +46,28 @@ def check_output(path: Path, force: bool) -> str:
 
 def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float = 30.0,
                  force: bool = False) -> int:
-    """Write float (H, W, 3) 0..1 frames; returns the number written."""
+    """Write float (H, W, 3) 0..1 frames; returns the number written.
+
+    Ctrl-C while `frames` is still producing (a long diffusion, say) is not a loss: the frames
+    made so far are written, atomically as always, and then `Interrupted` (a KeyboardInterrupt
+    carrying that count) is raised for the caller to report.
+    """
     from imfit.image import to_uint8
 
     path = Path(path)
     kind = check_output(path, force)
     if not (fps > 0):
         raise ImfitError(f"--fps must be positive, got {fps}")
+    stopped = False
+
+    def guarded(it: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        nonlocal stopped
+        try:
+            yield from it
+        except KeyboardInterrupt:
+            stopped = True
+
+    frames = guarded(frames)
     parent = path.parent if str(path.parent) else Path(".")
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
     n = 0
@@ -106,9 +121,19 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
     finally:
         if tmpdir is not None and tmpdir.exists():
             shutil.rmtree(tmpdir, ignore_errors=True)
+    if stopped:
+        raise Interrupted(n)
     if n == 0:
         raise ImfitError("no frames to write")
     return n
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a frame writer after `written` frames were saved."""
+
+    def __init__(self, written: int) -> None:
+        super().__init__(written)
+        self.written = written
 
 
 def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:

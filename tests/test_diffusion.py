@@ -192,6 +192,19 @@ def test_memory_is_constant_over_many_steps(photo):
     assert peak < 200_000  # Python-side only: no frames, no growing lists
 
 
+def test_progress_counts_every_step_for_pictures_and_videos(photo):
+    """The CLI's bar is fed by diffuse_frames: it must add up to the steps run, and move in
+    chunks of at most 10 even when frames are 25 steps apart."""
+    from imfit.diffusion import diffuse_frames
+
+    pr = load_preset("perona-malik")
+    for frames, steps, every, total in (([photo], 55, 25, 55), ([photo] * 3, 12, 1, 36)):
+        seen: list[int] = []
+        out = list(diffuse_frames(pr, frames, steps, every, progress=seen.append))
+        assert sum(seen) == total and max(seen) <= 10
+        assert len(out) == (4 if len(frames) == 1 else 3)
+
+
 def test_every_preset_runs_and_changes_the_photo(photo):
     names = [p.name for p in list_presets()]
     assert {"perona-malik", "perona-malik-drugs", "poisson"} <= set(names) and len(names) >= 6

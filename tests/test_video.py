@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from imfit import ImfitError
 from imfit.video import read_frames, write_frames
@@ -31,3 +32,34 @@ def test_refuses_to_overwrite_and_bad_suffix(tmp_path):
     with pytest.raises(ImfitError, match="no frames"):
         write_frames([], tmp_path / "b.gif")
     assert not (tmp_path / "b.gif").exists()
+
+
+def _frames_then_ctrl_c(n):
+    for i in range(n):
+        yield np.full((8, 10, 3), i / n, np.float32)
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.gif", "frames"])
+def test_ctrl_c_keeps_the_frames_made_so_far(tmp_path, name):
+    from imfit.video import Interrupted
+
+    with pytest.raises(Interrupted) as e:
+        write_frames(_frames_then_ctrl_c(3), tmp_path / name, fps=10)
+    assert e.value.written == 3
+    assert len(read_frames(tmp_path / name)) == 3
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary left behind
+
+
+def test_cli_ctrl_c_during_diffuse_reports_and_exits_130(tmp_path, assets, monkeypatch):
+    import imfit.diffusion
+    from cli import main
+
+    monkeypatch.setattr(imfit.diffusion, "diffuse_frames",
+                        lambda *a, **k: _frames_then_ctrl_c(2))
+    out = tmp_path / "d.gif"
+    r = CliRunner().invoke(main, ["diffuse", str(assets / "chelsea.png"), "--size", "32",
+                                  "-o", str(out)])
+    assert r.exit_code == 130
+    assert "the 2 frames made so far were written" in r.output
+    assert out.exists()
