@@ -130,7 +130,7 @@ def _perturbation_growth(pr, img, steps=50):
 @pytest.mark.parametrize("name", [p.name for p in list_presets()
                                   if p.scheme == "learned-kernel"])
 def test_learned_presets_are_not_chaotic(photo, name):
-    """A 1e-6 nudge of the input stays ~1e-6 after 50 steps (measured <= 5e-4 over 200 steps
+    """A 1e-6 nudge of the input stays ~1e-6 after 50 steps (measured <= 1e-3 over 200 steps
     on the four assets at 64-128 px), so a preset looks the same on every machine and the GLSL
     engine can track the torch one. The original's momentum 0.9 with a sharp |G| (softness
     0.01) turns the same nudge into a different picture."""
