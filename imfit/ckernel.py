@@ -1,9 +1,10 @@
-"""Build and load the fused C kernel (`_gabor_kernel.c`) with the system C compiler.
+"""Build and load the fused C kernels (`_gabor_kernel.c`...) with the system C compiler.
 
 Why C through ctypes and not a torch extension: it compiles in about a second with no torch
-headers and no ninja, and a machine without a compiler simply keeps the pure-torch tiled
-renderer (the kernel's tested twin). The shared library is cached per source hash in
-`$IMFIT_CACHE` (default `~/.cache/imfit`). `IMFIT_NO_CKERNEL=1` turns it off.
+headers and no ninja, and a machine without a compiler simply keeps the pure-torch code (each
+kernel's tested twin: the tiled renderer for the Gabor kernel). The shared libraries are cached
+per source hash in `$IMFIT_CACHE` (default `~/.cache/imfit`). `IMFIT_NO_CKERNEL=1` turns them
+off.
 """
 
 from __future__ import annotations
@@ -16,17 +17,27 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 
-SOURCE = Path(__file__).with_name("_gabor_kernel.c")
+GABOR = "_gabor_kernel.c"
 _FLAGS = [  # first that compiles wins; -fopenmp-simd only enables the `omp simd` hints
-    ["-O3", "-ffast-math", "-fopenmp-simd", "-march=native"],
-    ["-O3", "-ffast-math", "-fopenmp-simd"],
-    ["-O3", "-ffast-math"],
+    ["-O3", "-fopenmp-simd", "-march=native"],
+    ["-O3", "-fopenmp-simd"],
+    ["-O3"],
 ]
+_f, _i, _p = ctypes.c_float, ctypes.c_int, ctypes.c_void_p
+# Per source: flags added after -O3, and each exported function's (argtypes, restype).
+# -ffast-math lets the Gabor sums call vectorised libm.
+_KERNELS: dict[str, tuple[list[str], dict[str, tuple[list[Any], Any]]]] = {
+    GABOR: (["-ffast-math"], {
+        "imfit_forward": ([_i, _p, _p, _i, _i, _f, _f, _f, _f, _p], None),
+        "imfit_backward": ([_i, _p, _p, _i, _i, _f, _f, _f, _f, _p, _p, _p], None),
+    }),
+}
 
 
 def _cache_dir() -> Path:
@@ -40,25 +51,29 @@ def _compiler() -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def load() -> ctypes.CDLL | None:
-    """The compiled kernel, or None when disabled or no compiler works (never raises)."""
+@cache
+def load(source: str = GABOR) -> ctypes.CDLL | None:
+    """The compiled kernel `source` (a key of `_KERNELS`), or None when disabled or no compiler
+    works (never raises)."""
     if os.environ.get("IMFIT_NO_CKERNEL"):
         return None
+    path = Path(__file__).with_name(source)
     cc = _compiler()
-    if cc is None or not SOURCE.exists():
+    if cc is None or not path.exists():
         return None
-    src = SOURCE.read_bytes()
+    extra, signatures = _KERNELS[source]
+    src = path.read_bytes()
     suffix = ".dll" if sys.platform == "win32" else ".so"
-    for flags in _FLAGS:
+    for base in _FLAGS:
+        flags = [base[0], *extra, *base[1:]]
         key = hashlib.sha256(src + " ".join([cc, *flags]).encode()).hexdigest()[:16]
-        lib = _cache_dir() / f"gabor_kernel_{key}{suffix}"
+        lib = _cache_dir() / f"{path.stem.lstrip('_')}_{key}{suffix}"
         if not lib.exists():
             try:
                 lib.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(suffix=suffix, dir=lib.parent)
                 os.close(fd)
-                r = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", tmp, str(SOURCE),
+                r = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", tmp, str(path),
                                     "-lm"], capture_output=True, timeout=120)
                 if r.returncode != 0:
                     os.unlink(tmp)
@@ -70,21 +85,15 @@ def load() -> ctypes.CDLL | None:
             dll = ctypes.CDLL(str(lib))
         except OSError:
             continue
-        _declare(dll)
+        for name, (argtypes, restype) in signatures.items():
+            fn = getattr(dll, name)
+            fn.argtypes, fn.restype = argtypes, restype
         return dll
     return None
 
 
-def _declare(dll: ctypes.CDLL) -> None:
-    f, i, p = ctypes.c_float, ctypes.c_int, ctypes.c_void_p
-    dll.imfit_forward.argtypes = [i, p, p, i, i, f, f, f, f, p]
-    dll.imfit_forward.restype = None
-    dll.imfit_backward.argtypes = [i, p, p, i, i, f, f, f, f, p, p, p]
-    dll.imfit_backward.restype = None
-
-
-def available() -> bool:
-    return load() is not None
+def available(source: str = GABOR) -> bool:
+    return load(source) is not None
 
 
 def usable(*tensors: torch.Tensor) -> bool:
