@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
 from pathlib import Path
@@ -117,6 +118,15 @@ def _pool() -> ThreadPoolExecutor:
                               thread_name_prefix="imfit-kernel")
 
 
+def _run_each(run: Callable[[int], None], n: int) -> None:
+    """run(0) ... run(n - 1), on the pool's threads when there is more than one (ctypes calls
+    release the GIL)."""
+    if n > 1:
+        list(_pool().map(run, range(n)))
+    else:
+        run(0)
+
+
 def _ranges(geom: torch.Tensor, parts: int) -> list[tuple[int, int]]:
     """Split wavelets into contiguous ranges of about equal work (window area in the view)."""
     n = len(geom)
@@ -147,7 +157,7 @@ def forward(geom: torch.Tensor, coef: torch.Tensor, width: int, height: int, x0:
         dll.imfit_forward(b - a, geom.data_ptr() + a * 24, coef.data_ptr() + a * 24, width,
                           height, x0, y0, scale, radius, outs[k].data_ptr())
 
-    list(_pool().map(run, range(len(ranges)))) if len(ranges) > 1 else run(0)
+    _run_each(run, len(ranges))
     out = outs[0]
     for o in outs[1:]:
         out += o
@@ -172,7 +182,7 @@ def backward(geom: torch.Tensor, coef: torch.Tensor, grad_out: torch.Tensor, wid
                            height, x0, y0, scale, radius, go.data_ptr(),
                            ggeom.data_ptr() + a * 24, gcoef.data_ptr() + a * 24)
 
-    list(_pool().map(run, range(len(ranges)))) if len(ranges) > 1 else run(0)
+    _run_each(run, len(ranges))
     return ggeom, gcoef
 
 
@@ -196,6 +206,6 @@ def pm_step(src: torch.Tensor, dst: torch.Tensor, orig: torch.Tensor, dt: float,
         codes.append(dll.imfit_pm_rows(src.data_ptr(), dst.data_ptr(), orig.data_ptr(), c, h, w,
                                        a, b, dt, inv_k2, int(rational), fidelity))
 
-    list(_pool().map(run, range(len(ranges)))) if len(ranges) > 1 else run(0)
+    _run_each(run, len(ranges))
     if any(codes):
         raise MemoryError("the diffusion kernel could not allocate its row buffers")
