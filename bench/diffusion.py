@@ -1,4 +1,5 @@
-"""Diffusion speed and memory: torch CPU and GLSL per step at 512^2 and 2048^2, against OpenCV
+"""Diffusion speed and memory: torch CPU (Perona-Malik with the fused C step and with its
+pure-torch twin) and GLSL per step at 512^2 and 2048^2, against OpenCV
 ximgproc.anisotropicDiffusion when it is importable, in the same run; RSS over many steps; the
 Poisson blend on a 256x256 region.
 
@@ -73,8 +74,11 @@ def main() -> None:
         img = rng.random((n, n, 3), dtype=np.float32)
         reps = 10 if n == 512 else 2
         row = {}
-        eng = TorchDiffusion(pm, img)
-        row["torch PM"] = per_step(lambda e=eng: e.step(1), reps)
+        for name, fast in (("torch PM (C step)", True), ("torch PM (torch twin)", False)):
+            eng = TorchDiffusion(pm, img, fast=fast, threads=args.threads)
+            if fast and not eng.fast:
+                name = "torch PM (C step unavailable: torch)"
+            row[name] = per_step(lambda e=eng: e.step(1), reps)
         eng = TorchDiffusion(drugs, img)
         row["torch drugs"] = per_step(lambda e=eng: e.step(1), max(1, reps // 2))
         if ctx is not None:
@@ -98,13 +102,14 @@ def main() -> None:
     # memory over many steps
     img = rng.random((512, 512, 3), dtype=np.float32)
     for name, pr in (("perona-malik", pm), ("perona-malik-drugs", drugs)):
-        eng = TorchDiffusion(pr, img)
+        eng = TorchDiffusion(pr, img, threads=args.threads)
         eng.step(10)
         r0 = rss_mb()
         steps = args.steps_long if name == "perona-malik" else args.steps_long // 10
         t = time.perf_counter()
         eng.step(steps)
-        print(f"{name} 512x512: {steps} steps in {time.perf_counter() - t:.1f} s, RSS "
+        how = " (C step)" if eng.fast else ""
+        print(f"{name}{how} 512x512: {steps} steps in {time.perf_counter() - t:.1f} s, RSS "
               f"{r0:.1f} -> {rss_mb():.1f} MB")
     # Poisson on a 256x256 region
     from imfit.poisson import guidance, solve_cg

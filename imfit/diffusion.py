@@ -373,12 +373,21 @@ class TorchDiffusion:
     constant over any number of steps. Why padded buffers: a one-pixel replicated border makes
     every neighbour a plain slice and gives zero-flux borders for free (the difference across
     the border is 0).
+
+    On CPU, Perona-Malik substeps run the fused C step `imfit/_diffusion_kernel.c` (each edge's
+    flux once, one pass over memory) when it builds; `fast=False`, another device or
+    `IMFIT_NO_CKERNEL=1` keep the banded torch code, its tested twin. `threads` splits the C
+    step's rows (the result does not depend on it).
     """
 
-    BAND_VALUES = 1 << 16
+    # ~1 MB bands: at 64k values the per-op overhead of ~12 ops per band was most of the step
+    BAND_VALUES = 1 << 18
 
-    def __init__(self, preset: Preset, image: np.ndarray, device: str = "cpu") -> None:
+    def __init__(self, preset: Preset, image: np.ndarray, device: str = "cpu",
+                 fast: bool = True, threads: int = 1) -> None:
         import torch
+
+        from imfit import ckernel
 
         self.torch = torch
         self.ctl = Controller(preset)
@@ -386,6 +395,9 @@ class TorchDiffusion:
         self.h, self.w = img.shape[:2]
         h, w = self.h, self.w
         self.device = torch.device(device)
+        self.fast = (fast and not self.ctl.learned and self.device.type == "cpu"
+                     and ckernel.available(ckernel.DIFFUSION))
+        self.threads = max(1, threads)
         z = dict(dtype=torch.float32, device=self.device)
         self.buf = [torch.zeros(3, h + 2, w + 2, **z), torch.zeros(3, h + 2, w + 2, **z)]
         self.orig = torch.zeros(3, h + 2, w + 2, **z)
@@ -469,6 +481,12 @@ class TorchDiffusion:
     def _pm_substep(self, src: Any, dst: Any, dt: float) -> None:
         torch, w = self.torch, self.w
         p = self.ctl.p
+        if self.fast:
+            from imfit import ckernel
+
+            ckernel.pm_step(src, dst, self.orig, dt, p["kappa"], p["g"] == "rational",
+                            p["fidelity"], self.threads)
+            return
         inv_k2 = 1.0 / (p["kappa"] ** 2)
         rational = p["g"] == "rational"
         beta = p["fidelity"]
