@@ -1,6 +1,6 @@
 """Diffusion speed and memory: torch CPU and GLSL per step at 512^2 and 2048^2, against OpenCV
 ximgproc.anisotropicDiffusion when it is importable, in the same run; RSS over many steps; the
-Poisson blend on a 256x256 region.
+Poisson blend on 256x256 and 1024x1024 regions.
 
     .venv/bin/python bench/diffusion.py [--steps-long 10000] [--threads 1]
 
@@ -106,26 +106,37 @@ def main() -> None:
         eng.step(steps)
         print(f"{name} 512x512: {steps} steps in {time.perf_counter() - t:.1f} s, RSS "
               f"{r0:.1f} -> {rss_mb():.1f} MB")
-    # Poisson on a 256x256 region
+    # Poisson: square regions pasted into a destination twice their size, guidance + solve,
+    # best of 3 after a warm-up (per_step); plain CG and the GL solver at 256 only (minutes at
+    # 1024)
     from imfit.poisson import guidance, solve_cg
 
-    src = rng.random((256, 256, 3), dtype=np.float32)
-    dst = rng.random((512, 512, 3), dtype=np.float32)
-    mask = np.ones((256, 256))
-    t = time.perf_counter()
-    s = guidance(src, dst, mask, (128, 128))
-    _, it, res = solve_cg(s, 1e-6)
-    print(f"poisson 256x256 region: torch CG {time.perf_counter() - t:.2f} s "
-          f"({it} iterations, residual {res:.1e})", end="")
-    if ctx is not None:
-        from viewer.diffusion_gl import GLPoisson
+    for n in (256, 1024):
+        src = rng.random((n, n, 3), dtype=np.float32)
+        dst = rng.random((2 * n, 2 * n, 3), dtype=np.float32)
+        args = (src, dst, np.ones((n, n)), (n // 2, n // 2))
+        s = guidance(*args)
+        t_guide = per_step(lambda args=args: guidance(*args), 1)
+        runs = {"multigrid PCG": True, "plain CG": False} if n == 256 else {"multigrid PCG": True}
+        parts = []
+        for name, pre in runs.items():
+            out: list = []
+            t = per_step(lambda s=s, pre=pre, out=out: out.append(
+                solve_cg(s, 1e-6, precondition=pre)), 1)
+            _, it, res = out[-1]
+            parts.append(f"{name} {(t_guide + t) * 1e3:.0f} ms ({it} iterations, residual "
+                         f"{res:.1e})")
+        print(f"poisson {n}x{n} region, guidance {t_guide * 1e3:.0f} ms + solve: torch "
+              + "; ".join(parts), end="")
+        if ctx is not None and n == 256:
+            from viewer.diffusion_gl import GLPoisson
 
-        gp = GLPoisson(ctx, s)
-        t = time.perf_counter()
-        _, sweeps, res = gp.solve(1e-5)
-        print(f"; GL red-black SOR {time.perf_counter() - t:.2f} s ({sweeps} sweeps, "
-              f"residual {res:.1e})", end="")
-    print()
+            gp = GLPoisson(ctx, s)
+            t = time.perf_counter()
+            _, sweeps, res = gp.solve(1e-5)
+            print(f"; GL red-black SOR {time.perf_counter() - t:.2f} s ({sweeps} sweeps, "
+                  f"residual {res:.1e})", end="")
+        print()
 
 
 if __name__ == "__main__":
