@@ -154,28 +154,31 @@ class _TorchLevel:
     def residual(self) -> Any:
         return apply_level(self.d, self.wx, self.wy, self.x, self.r, self.b)
 
-    def smooth(self) -> None:
-        self.x.addcmul_(self.jacobi, self.residual())
+
+def coarsest_inverse(level: Level) -> np.ndarray:
+    """The dense inverse of the coarsest level (float32, (h*w, h*w), cells in row-major order):
+    the cycle's exact bottom solve, shared by the torch and GLSL cycles."""
+    return np.linalg.inv(dense(level)).astype(np.float32)
 
 
 class VCycle:
-    """z = B r: one symmetric V(nu, nu) cycle on the hierarchy, in float32 torch buffers that
+    """z = B r: one symmetric V(1, 1) cycle on the hierarchy, in float32 torch buffers that
     are allocated once (the PCG calls it every iteration). float32 halves the memory traffic;
     the PCG around it stays float64, so only the preconditioner's quality sees the rounding.
+    More sweeps per level (V(2, 2)) cut PCG iterations by a fifth but cost more than that.
 
     Transfers use strided views rather than one reduction over a (C, h/2, 2, w/2, 2) view: torch
     runs those 20-30x slower single-threaded.
     """
 
-    def __init__(self, levels: list[Level], channels: int = 3, nu: int = 1) -> None:
+    def __init__(self, levels: list[Level], channels: int = 3) -> None:
         import torch
 
-        self.nu = nu
         self.levels = [_TorchLevel(lv, channels) for lv in levels[:-1]]
         last = levels[-1]
         self.coarsest_x = torch.zeros(channels, *last.shape)
         self.coarsest_b = torch.zeros(channels, *last.shape)
-        self.inverse_t = torch.from_numpy(np.linalg.inv(dense(last)).T.astype(np.float32))
+        self.inverse_t = torch.from_numpy(coarsest_inverse(last).T)
 
     def __call__(self, r: Any, z: Any) -> Any:
         """z = B r for (C, h, w) tensors of level 0's (padded) shape, any float dtype."""
@@ -186,8 +189,6 @@ class VCycle:
         bs[0].copy_(r)
         for lv, coarse_b in zip(self.levels, bs[1:]):
             torch.mul(lv.jacobi, lv.b, out=lv.x)  # the first sweep, from x = 0
-            for _ in range(self.nu - 1):
-                lv.smooth()
             res = lv.residual()
             hc, wc = lv.h // 2, lv.w // 2
             torch.add(res[:, 0::2], res[:, 1::2], out=lv.rows)
@@ -201,6 +202,5 @@ class VCycle:
             for i in (0, 1):
                 for j in (0, 1):
                     blocks[:, :, i, :, j].add_(e, alpha=OVERCORRECT)
-            for _ in range(self.nu):
-                lv.smooth()
+            lv.x.addcmul_(lv.jacobi, lv.residual())
         return z.copy_(xs[0])

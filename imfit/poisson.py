@@ -228,7 +228,7 @@ def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
                 solver: Any = None, tol: float = 1e-6) -> tuple[np.ndarray, str]:
     """`imfit blend`: read the three pictures, solve, return (image, a one-line summary).
 
-    `solver(system) -> (image, iterations, residual)` replaces the torch CG (the GL SOR).
+    `solver(system) -> (image, iterations, residual)` replaces the torch solve (the GL one).
     """
     import time
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 from PIL import Image
+from poisson_cases import MASK_CASES, flat_into_black_case, mask_case, single_pixel_case
 from tolerances import LEARNED_VS_AUTOGRAD, PM_VS_NUMPY, POISSON_MG_VS_CG, POISSON_VS_DENSE
 
 from cli import main
@@ -249,30 +250,9 @@ def test_poisson_matches_dense_solve_and_leaves_outside_alone(assets, mixed, pre
     assert np.array_equal(out[outside], dst[outside])
 
 
-def _mask_case(assets, case):
-    """(src, dst, mask, offset) on real photos: irregular regions, clipped by the destination,
-    touching its borders, or covering all of it but a small hole (nearly a Neumann problem,
-    the hardest case for CG)."""
-    src = load_target(assets / "chelsea.png", 96)[0]           # 96x64
-    dst = load_target(assets / "astronaut.png", 128)[0]
-    h, w = src.shape[:2]
-    yy, xx = np.mgrid[:h, :w]
-    disc = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (0.45 * h) ** 2
-    ell = (yy > 0.6 * h) | (xx < 0.3 * w)
-    if case == "disc":
-        return src, dst, disc, (16, 32)
-    if case == "L clipped":                                   # cut by the left and bottom edges
-        return src, dst, ell, (-20, 80)
-    if case == "disc at a corner":                            # touches the top and left borders
-        return src, dst, disc, (-30, -12)
-    hole = np.ones((h, w), bool)
-    hole[30:33, 40:43] = False
-    return src, load_target(assets / "astronaut.png", 48)[0], hole, (-20, -8)
-
-
-@pytest.mark.parametrize("case", ["disc", "L clipped", "disc at a corner", "all but a hole"])
+@pytest.mark.parametrize("case", MASK_CASES)
 def test_multigrid_pcg_matches_plain_cg_in_far_fewer_iterations(assets, case):
-    s = guidance(*_mask_case(assets, case))
+    s = guidance(*mask_case(assets, case))
     ref, plain_iters, _ = solve_cg(s, 1e-10, precondition=False)
     out, iters, res = solve_cg(s, 1e-10)
     assert res <= 1e-10
@@ -281,18 +261,19 @@ def test_multigrid_pcg_matches_plain_cg_in_far_fewer_iterations(assets, case):
 
 
 def test_poisson_single_pixel_is_its_closed_form():
-    """One pixel with four neighbours: 4 f_p = sum f*_q + sum (g_p - g_q), one PCG step."""
-    rng = np.random.default_rng(3)
-    src = rng.random((8, 8, 3), dtype=np.float32)
-    dst = rng.random((20, 20, 3), dtype=np.float32)
-    mask = np.zeros((8, 8))
-    mask[5, 4] = 1
-    s = guidance(src, dst, mask, (6, 3))                       # lands on dst[8, 10]
-    out, iters, res = solve_cg(s, 1e-10)
-    q = ((7, 10), (9, 10), (8, 9), (8, 11))
-    want = src[5, 4] + sum(dst[y, x].astype(np.float64) - src[y - 3, x - 6] for y, x in q) / 4
+    """One pixel: the coarsest (dense) level is the whole problem, one PCG step."""
+    system, (y, x), want = single_pixel_case()
+    out, iters, res = solve_cg(system, 1e-10)
     assert iters == 1 and res <= 1e-10
-    assert np.abs(out[8, 10] - want).max() < POISSON_VS_DENSE
+    assert np.abs(out[y, x] - want).max() < POISSON_VS_DENSE
+
+
+@pytest.mark.parametrize("precondition", [True, False])
+def test_poisson_zero_right_hand_side_converges_against_the_start(precondition):
+    """b = 0: the residual is measured against the start's (||b|| would divide by 0; the
+    old 1e-30 floor made CG chase denormals for ~100 iterations)."""
+    out, iters, res = solve_cg(flat_into_black_case(), 1e-6, precondition=precondition)
+    assert res <= 1e-6 and iters < 30 and np.abs(out).max() < 1e-5
 
 
 def test_multigrid_coarse_levels_are_galerkin_products():
@@ -320,7 +301,7 @@ def test_multigrid_cycle_is_symmetric_positive_definite(assets):
     """PCG needs B symmetric positive definite: the cycle applied to every unit vector of a
     small irregular region (as a batch) gives a symmetric matrix with positive eigenvalues, and
     B A has a small condition number (that is what makes PCG fast)."""
-    _, _, mask, _ = _mask_case(assets, "disc")
+    _, _, mask, _ = mask_case(assets, "disc")
     inside = np.zeros((34, 50), bool)
     inside[1:33, 1:49] = mask[::2, ::2]
     inside[0, 10:20] = True                                   # and touching a border
