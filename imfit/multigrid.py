@@ -53,7 +53,8 @@ class Level:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.d.shape  # type: ignore[return-value]
+        h, w = self.d.shape
+        return h, w
 
 
 def fine_level(inside: np.ndarray, count: np.ndarray) -> Level:

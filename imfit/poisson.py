@@ -160,10 +160,10 @@ def _solve_cg(system: PoissonSystem, tol: float, max_iter: int, x0: np.ndarray |
     r = apply_level(d, wx, wy, x, torch.empty_like(b), b)
     z = torch.empty_like(b) if cycle else r
     ap = torch.empty_like(b)
+    rr = _dots(r, r)
     bn = _dots(b, b).sqrt()
     # b = 0 (e.g. a flat source into black) has the solution 0: measure against the start
-    bn = torch.where(bn > 0, bn, _dots(r, r).sqrt()).clamp_min(1e-300)
-    rr = _dots(r, r)
+    bn = torch.where(bn > 0, bn, rr.sqrt()).clamp_min(1e-300)
     res = float((rr.sqrt() / bn).max())
     if cycle:
         cycle(r, z)
