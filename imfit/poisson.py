@@ -238,6 +238,8 @@ def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
     d, _ = read_image(dst)
     m_rgb, m_alpha = read_image(mask)
     m = m_rgb.mean(-1) if m_alpha is None else m_rgb.mean(-1) * m_alpha
+    if solver is None:
+        import torch  # noqa: F401 - its first import (~1 s) is not the solve's time
     t0 = time.perf_counter()
     system = guidance(s, d, m, offset, mixed)
     out, iters, res = (solver or (lambda sy: solve_cg(sy, tol)))(system)
