@@ -636,7 +636,8 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 @click.option("--mixed", is_flag=True,
               help="Mixed gradients: keep DST's texture where it is stronger than SRC's.")
 @click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
-              show_default=True, help="Exact CG solve (torch) or red-black SOR (GLSL).")
+              show_default=True,
+              help="Multigrid-preconditioned CG on the CPU (torch, float64) or in GLSL.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output picture (.png).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")

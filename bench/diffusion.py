@@ -1,7 +1,7 @@
 """Diffusion speed and memory: torch CPU (Perona-Malik with the fused C step and with its
 pure-torch twin) and GLSL per step at 512^2 and 2048^2, against OpenCV
 ximgproc.anisotropicDiffusion when it is importable, in the same run; RSS over many steps; the
-Poisson blend on a 256x256 region.
+Poisson blend on 256x256 and 1024x1024 regions.
 
     .venv/bin/python bench/diffusion.py [--steps-long 10000] [--threads 1]
 
@@ -111,26 +111,42 @@ def main() -> None:
         how = " (C step)" if eng.fast else ""
         print(f"{name}{how} 512x512: {steps} steps in {time.perf_counter() - t:.1f} s, RSS "
               f"{r0:.1f} -> {rss_mb():.1f} MB")
-    # Poisson on a 256x256 region
-    from imfit.poisson import guidance, solve_cg
+    # Poisson: square regions pasted into a destination twice their size, best of 3 after a
+    # warm-up (per_step). guidance() (building the system) is timed apart; torch times are the
+    # solve to 1e-6, GL times upload + solve to 1e-5 (float32) + readback. The plain twins (CG,
+    # SOR) run at 256 only: minutes at 1024.
+    from imfit.poisson import PoissonSystem, guidance, solve_cg
 
-    src = rng.random((256, 256, 3), dtype=np.float32)
-    dst = rng.random((512, 512, 3), dtype=np.float32)
-    mask = np.ones((256, 256))
-    t = time.perf_counter()
-    s = guidance(src, dst, mask, (128, 128))
-    _, it, res = solve_cg(s, 1e-6)
-    print(f"poisson 256x256 region: torch CG {time.perf_counter() - t:.2f} s "
-          f"({it} iterations, residual {res:.1e})", end="")
+    def gl_solve(cls: type, s: PoissonSystem) -> tuple:
+        gp = cls(ctx, s)
+        try:
+            return gp.solve(1e-5)
+        finally:
+            gp.release()
+
+    solvers = {
+        "torch multigrid PCG": lambda s: solve_cg(s, 1e-6),
+        "torch plain CG": lambda s: solve_cg(s, 1e-6, precondition=False),
+    }
     if ctx is not None:
-        from viewer.diffusion_gl import GLPoisson
+        from viewer.diffusion_gl import GLPoisson, GLPoissonSOR
 
-        gp = GLPoisson(ctx, s)
-        t = time.perf_counter()
-        _, sweeps, res = gp.solve(1e-5)
-        print(f"; GL red-black SOR {time.perf_counter() - t:.2f} s ({sweeps} sweeps, "
-              f"residual {res:.1e})", end="")
-    print()
+        solvers["GL multigrid PCG"] = lambda s: gl_solve(GLPoisson, s)
+        solvers["GL red-black SOR"] = lambda s: gl_solve(GLPoissonSOR, s)
+    for n in (256, 1024):
+        src = rng.random((n, n, 3), dtype=np.float32)
+        dst = rng.random((2 * n, 2 * n, 3), dtype=np.float32)
+        args = (src, dst, np.ones((n, n)), (n // 2, n // 2))
+        s = guidance(*args)
+        parts = [f"guidance {per_step(lambda args=args: guidance(*args), 1) * 1e3:.0f} ms"]
+        for name, solve in solvers.items():
+            if n > 256 and ("plain" in name or "SOR" in name):
+                continue
+            out: list = []
+            t = per_step(lambda s=s, solve=solve, out=out: out.append(solve(s)), 1)
+            _, it, res = out[-1]
+            parts.append(f"{name} {t * 1e3:.0f} ms ({it} iterations, residual {res:.1e})")
+        print(f"poisson {n}x{n} region: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from poisson_cases import MASK_CASES, flat_into_black_case, mask_case, single_pixel_case
 from tolerances import DIFFUSION_GL_VS_TORCH, POISSON_GL_VS_TORCH
 
 from imfit.diffusion import TorchDiffusion, list_presets, load_preset
@@ -9,7 +10,7 @@ from imfit.errors import ImfitError
 from imfit.image import load_target
 from imfit.poisson import guidance, solve_cg
 from viewer.context import float_target, read_rgba32f
-from viewer.diffusion_gl import DiffusionScene, GLDiffusion, GLPoisson
+from viewer.diffusion_gl import DiffusionScene, GLDiffusion, GLPoisson, GLPoissonSOR
 
 pytestmark = pytest.mark.gl
 
@@ -81,17 +82,55 @@ def test_gl_video_warm_start_and_reinject_match_torch(gl_ctx, photo):
 
 @pytest.mark.parametrize("mixed", [False, True])
 def test_gl_poisson_sor_matches_torch_cg(gl_ctx, assets, mixed):
+    """The plain GL twin: red-black SOR over the whole picture."""
     src = load_target(assets / "chelsea.png", 48)[0]
     dst = load_target(assets / "astronaut.png", 64)[0]
     mask = np.zeros(src.shape[:2])
     mask[3:28, 4:44] = 1
     s = guidance(src, dst, mask, (10, 40), mixed)  # clipped by the bottom border
     ref, _, _ = solve_cg(s, 1e-10)
-    gp = GLPoisson(gl_ctx, s)
+    gp = GLPoissonSOR(gl_ctx, s)
     out, sweeps, res = gp.solve(1e-5)
     assert res <= 1e-5 and sweeps < 2000
     assert np.abs(out - ref).max() < POISSON_GL_VS_TORCH
     assert np.array_equal(out[:30], dst[:30])  # rows above the region are untouched
+    gp.release()
+
+
+@pytest.mark.parametrize("case", MASK_CASES)
+def test_gl_multigrid_pcg_matches_torch_in_as_many_iterations(gl_ctx, assets, case):
+    """The GLSL twin of solve_cg: same hierarchy, cycle and CG, float32 textures. It stops on
+    the float64 residual, takes about the torch iterations (float32 rounding may add one or
+    two), and leaves every pixel outside the region alone."""
+    s = guidance(*mask_case(assets, case))
+    ref, _, _ = solve_cg(s, 1e-10)
+    _, torch_iters, _ = solve_cg(s, 1e-5)
+    gp = GLPoisson(gl_ctx, s)
+    out, iters, res = gp.solve(1e-5)
+    gp.release()
+    assert res <= 1e-5 and iters <= torch_iters + 2, (iters, torch_iters)
+    assert np.abs(out - ref).max() < POISSON_GL_VS_TORCH
+    y0, x0 = s.box
+    h, w = s.inside.shape
+    outside = np.ones(s.dst.shape[:2], bool)
+    outside[y0:y0 + h, x0:x0 + w] &= ~s.inside
+    assert np.array_equal(out[outside], s.dst[outside])
+
+
+def test_gl_multigrid_edge_cases(gl_ctx):
+    """One pixel: the bottom's dense solve is the whole cycle, one iteration; further sweeps
+    (the live view keeps calling them) stay put instead of dividing 0 by 0. b = 0 converges."""
+    system, (y, x), want = single_pixel_case()
+    gp = GLPoisson(gl_ctx, system)
+    out, iters, res = gp.solve(1e-5)
+    assert iters == 1 and res <= 1e-5
+    assert np.abs(out[y, x] - want).max() < POISSON_GL_VS_TORCH
+    gp.sweep(5)
+    assert gp.iterations == 1 and np.array_equal(gp.image(), out)
+    gp.release()
+    gp = GLPoisson(gl_ctx, flat_into_black_case())  # b = 0: measured against the start
+    out, iters, res = gp.solve(1e-5)
+    assert res <= 1e-5 and iters < 5 and np.abs(out).max() < 1e-5
     gp.release()
 
 

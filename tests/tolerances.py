@@ -52,6 +52,10 @@ DIFFUSION_GL_VS_TORCH = 1e-3
 LEARNED_VS_AUTOGRAD = 1e-3
 # Poisson: CG to relative residual 1e-10 vs a dense float64 solve: far below one grey level.
 POISSON_VS_DENSE = 1e-6
+# Poisson: multigrid-preconditioned CG vs plain CG, both to relative residual 1e-10: each is
+# within ~1e-8 of the exact answer in float64; the results are float32 images (one ulp at 1 is
+# 1.2e-7), so 1e-6 is a few ulps, and far below any visible difference.
+POISSON_MG_VS_CG = 1e-6
 # Poisson GL red-black SOR (float32, residual 1e-5) vs torch CG: under half a grey level.
 POISSON_GL_VS_TORCH = 0.5 / 255
 # GL frame drawn in tiles vs in one piece: each tile recomputes its centre in float64 and the

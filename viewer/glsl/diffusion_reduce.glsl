@@ -2,9 +2,11 @@
 // The target is an atlas of 27 tiles side by side, tile j = (a*3+b)*3 + i, RGB = o.
 // ATLAS: each texel sums one BxB block of E * shifted I; otherwise each texel sums one BxB
 // block of the previous level's tile (tiles of size tile_size). Repeated until tiles are 1x1.
+// DOT (one tile): the first level of a per-channel dot product, blocks of data * src (the
+// Poisson CG's inner products).
 #include "diffusion_common.glsl"
-uniform sampler2D data;      // ATLAS: E (dL/dG); else the previous level
-uniform sampler2D src;       // ATLAS: the state I
+uniform sampler2D data;      // ATLAS: E (dL/dG); DOT: one factor; else the previous level
+uniform sampler2D src;       // ATLAS: the state I; DOT: the other factor
 uniform int block;
 uniform int tiles_x;         // output tile width
 uniform ivec2 tile_size;     // input tile size (ATLAS: the image size)
@@ -23,8 +25,10 @@ void main() {
         for (int x = 0; x < block; x++) {
             ivec2 q = base + ivec2(x, y);
             if (q.x >= tile_size.x || q.y >= tile_size.y) continue;
-#ifdef ATLAS
+#if defined(ATLAS)
             s += texelFetch(data, q, 0).rgb * fetch_clamped(src, q + off)[i];
+#elif defined(DOT)
+            s += texelFetch(data, q, 0).rgb * texelFetch(src, q, 0).rgb;
 #else
             s += texelFetch(data, ivec2(j * tile_size.x + q.x, q.y), 0).rgb;
 #endif
