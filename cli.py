@@ -34,7 +34,9 @@ def user_errors(fn: F) -> F:
             # a frame writer (imfit.video.Interrupted) keeps what was made before Ctrl-C
             written = getattr(e, "written", None)
             if written:
-                click.echo(f"interrupted: the {written} frames made so far were written", err=True)
+                what = "1 frame" if written == 1 else f"{written} frames"
+                verb = "was" if written == 1 else "were"
+                click.echo(f"interrupted: the {what} made so far {verb} written", err=True)
             else:
                 click.echo("interrupted", err=True)
             sys.exit(130)

@@ -193,7 +193,8 @@ def pm_step(src: torch.Tensor, dst: torch.Tensor, orig: torch.Tensor, dt: float,
     threads; every edge is computed by the same code whatever the split, so the result does not
     depend on the thread count."""
     dll = load(DIFFUSION)
-    assert dll is not None
+    if dll is None:
+        raise RuntimeError("pm_step needs the diffusion C kernel; check available(DIFFUSION)")
     c, hp, wp = src.shape
     h, w = hp - 2, wp - 2
     cuts = [h * k // max(1, threads) for k in range(max(1, threads) + 1)]
