@@ -31,7 +31,7 @@ def user_errors(fn: F) -> F:
         except MemoryError:
             raise UserError("out of memory; try a smaller --size or fewer wavelets") from None
         except KeyboardInterrupt as e:
-            # a frame writer (imfit.video.Interrupted) keeps what was made before Ctrl-C
+            # a frame writer (imfit.formats.video.Interrupted) keeps what was made before Ctrl-C
             written = getattr(e, "written", None)
             if written:
                 what = "1 frame" if written == 1 else f"{written} frames"
@@ -163,9 +163,9 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         keyframes: int, alpha: str, background: str, seed: int, device: str,
         force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
-    from imfit.batch import run_fit_jobs
     from imfit.errors import ImfitError
-    from imfit.fit import FitSettings
+    from imfit.fitting.fitter import FitSettings
+    from imfit.fitting.modes import run_fit_jobs
 
     try:
         bg = tuple(float(v) for v in background.split(","))
@@ -223,10 +223,10 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
            force: bool) -> None:
     """Render a .gabor.json (or torch-imfit .txt) to an image or animation at any size/view."""
     import imfit
-    from imfit.edit import drift_frames, parse_drift
+    from imfit.edit.ops import drift_frames, parse_drift
     from imfit.errors import ImfitError
-    from imfit.image import save_png
-    from imfit.video import check_output, write_frames
+    from imfit.formats.images import save_png
+    from imfit.formats.video import check_output, write_frames
 
     wh = parse_size(size)
     c = parse_pair(center)
@@ -303,7 +303,7 @@ def _frame_size(size: str | None, gs: Any) -> tuple[int, int]:
 
 
 def _write_video(frames: Any, output: Path, fps: float, force: bool, what: str) -> None:
-    from imfit.video import write_frames
+    from imfit.formats.video import write_frames
 
     n = write_frames(frames, output, fps=fps, force=force)
     click.echo(f"wrote {output} ({n} frames at {fps:g} fps, {what})")
@@ -326,9 +326,9 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     imfit edit a.gabor.json kaleido:n=6 hue:deg=120 -o k.gabor.json
     """
     import imfit
+    from imfit.edit.syntax import apply_ops, parse_ops
+    from imfit.edit.syntax import list_ops as ops_text
     from imfit.errors import ImfitError
-    from imfit.ops import apply_ops, parse_ops
-    from imfit.ops import list_ops as ops_text
 
     if list_ops:
         click.echo(ops_text())
@@ -367,8 +367,8 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
               size: str | None, ease: str, bounce: bool, force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
     import imfit
-    from imfit.morph import morph_sets
-    from imfit.video import check_output
+    from imfit.edit.morph import morph_sets
+    from imfit.formats.video import check_output
 
     check_output(output, force)
     a, b = imfit.load(a_path), imfit.load(b_path)
@@ -403,16 +403,16 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
                 force: bool) -> None:
     """Animate a fit: steady drift and/or a keyframe timeline of edits."""
     import imfit
-    from imfit.animate import (
+    from imfit.edit.animate import (
         animation_sets,
         describe_rates,
         load_timeline,
         loop_rates,
         timeline_duration,
     )
-    from imfit.edit import parse_drift
+    from imfit.edit.ops import parse_drift
     from imfit.errors import ImfitError
-    from imfit.video import check_output
+    from imfit.formats.video import check_output
 
     check_output(output, force)
     if not (zoom > 0 and zoom < 1e6):
@@ -454,10 +454,10 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
               force: bool) -> None:
     """A contact sheet: a labelled grid of one parameter's variations, to choose by eye."""
     import imfit
+    from imfit.edit.sheet import contact_sheet, resolve_param, sweep_values, variations
+    from imfit.edit.syntax import OPS, parse_ops
     from imfit.errors import ImfitError
-    from imfit.image import save_png
-    from imfit.ops import OPS, parse_ops
-    from imfit.sheet import contact_sheet, resolve_param, sweep_values, variations
+    from imfit.formats.images import save_png
 
     op, key = resolve_param(param)
     lo_hi = parse_pair(value_range)
@@ -546,7 +546,7 @@ def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
 @main.command()
 def presets() -> None:
     """List the diffusion presets (imfit diffuse --preset NAME, imfit blend)."""
-    from imfit.diffusion import list_presets
+    from imfit.diffusion.engine import list_presets
 
     for p in list_presets():
         click.echo(f"{p.name:20s} {p.description}")
@@ -591,8 +591,8 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
             force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
-    from imfit.diffusion import diffuse_frames, load_preset, read_diffusion_input
-    from imfit.video import check_output, write_frames
+    from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
+    from imfit.formats.video import check_output, write_frames
 
     preset = load_preset(preset_name)
     if preset.scheme == "poisson":
@@ -612,7 +612,7 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 
     n_steps = preset.steps if steps is None else steps
     n_every = preset.every if every is None else every
-    from imfit.diffusion import Controller
+    from imfit.diffusion.engine import Controller
 
     ctl = Controller(preset)
     ctl.substeps()
@@ -648,8 +648,8 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
           output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
-    from imfit.image import save_png
-    from imfit.poisson import blend_files
+    from imfit.formats.images import save_png
+    from imfit.poisson.solve import blend_files
 
     off = parse_pair(offset)
     if off is not None and not all(float(v).is_integer() for v in off):

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imfit.diffusion import TorchDiffusion, load_preset  # noqa: E402
+from imfit.diffusion.engine import TorchDiffusion, load_preset  # noqa: E402
 
 
 def per_step(fn, reps: int) -> float:
@@ -115,7 +115,7 @@ def main() -> None:
     # warm-up (per_step). guidance() (building the system) is timed apart; torch times are the
     # solve to 1e-6, GL times upload + solve to 1e-5 (float32) + readback. The plain twins (CG,
     # SOR) run at 256 only: minutes at 1024.
-    from imfit.poisson import PoissonSystem, guidance, solve_cg
+    from imfit.poisson.solve import PoissonSystem, guidance, solve_cg
 
     def gl_solve(cls: type, s: PoissonSystem) -> tuple:
         gp = cls(ctx, s)

@@ -21,8 +21,8 @@ from conftest import random_params  # noqa: E402
 
 import imfit  # noqa: E402
 from imfit import GaborSet  # noqa: E402
-from imfit.morph import match  # noqa: E402
-from imfit.ops import apply_ops, parse_ops  # noqa: E402
+from imfit.edit.morph import match  # noqa: E402
+from imfit.edit.syntax import apply_ops, parse_ops  # noqa: E402
 
 
 def best(fn, repeat: int) -> float:

@@ -36,7 +36,7 @@ SETTINGS = [(256, 256), (1024, 256), (1024, 512)]
 
 
 def load(name: str, size: int) -> np.ndarray:
-    from imfit.image import read_image, resize_area
+    from imfit.formats.images import read_image, resize_area
 
     src = DATA / IMAGES[name]
     if not src.exists():
@@ -47,7 +47,7 @@ def load(name: str, size: int) -> np.ndarray:
         c = min(512, h, w)
         img = img[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c]
     h, w = img.shape[:2]
-    from imfit.image import fit_size
+    from imfit.formats.images import fit_size
 
     tw, th = fit_size(w, h, size)
     return resize_area(img, tw, th)
@@ -57,7 +57,7 @@ def iteration_times(gs, size_hw: tuple[int, int], repeats: int = 3) -> tuple[flo
     """Seconds for one fast (fused/tiled) and one dense forward+backward at this size."""
     import torch
 
-    from imfit.renderer import View, coefficients, render_dense, render_tiled_coef
+    from imfit.renderers.gabor import View, coefficients, render_dense, render_tiled_coef
 
     h, w = size_hw
     view = View.of(w, h)
@@ -81,7 +81,7 @@ def iteration_times(gs, size_hw: tuple[int, int], repeats: int = 3) -> tuple[flo
 
 def one(name: str, n: int, size: int, out_png: str | None) -> dict:
     """Runs inside the child process."""
-    from imfit.fit import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_image
     from imfit.metrics import dct_baseline_psnr, psnr
 
     target = load(name, size)
@@ -94,7 +94,7 @@ def one(name: str, n: int, size: int, out_png: str | None) -> dict:
     img = imfit.render(res.gaborset)
     fast, dense = iteration_times(res.gaborset, target.shape[:2])
     if out_png:
-        from imfit.image import save_png
+        from imfit.formats.images import save_png
 
         err = np.abs(img - target).mean(-1, keepdims=True)
         err = np.clip(err * 4, 0, 1) * np.array([1.0, 0.35, 0.1])
@@ -108,12 +108,12 @@ def one(name: str, n: int, size: int, out_png: str | None) -> dict:
 def video(frames: int = 8) -> None:
     """Flicker of a slowly panning shot: warm starts (video mode) vs independent fits."""
     import imfit
-    from imfit.fit import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_image
     from imfit.metrics import flicker, flicker_ratio
 
     big = load("astronaut", 512)
     srcs = [big[64 + 2 * i:64 + 2 * i + 256, 128 + 3 * i:128 + 3 * i + 256] for i in range(frames)]
-    from imfit.image import resize_area
+    from imfit.formats.images import resize_area
 
     srcs = [resize_area(s, 128, 128) for s in srcs]
     s = FitSettings(num_gabors=128, size=128, warm_iterations=100)

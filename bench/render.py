@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import imfit  # noqa: E402
-from imfit.gaborset import GaborSet  # noqa: E402
+from imfit.model.gaborset import GaborSet  # noqa: E402
 
 SIZES = ((512, 512), (1920, 1080))
 COUNTS = (256, 1024, 4096)

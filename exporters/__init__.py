@@ -25,9 +25,9 @@ from exporters import (
     web,
 )
 from exporters.common import Export, Options, Target, write_all
-from exporters.readers import read
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.formats.readers import read
+from imfit.model.gaborset import GaborSet
 
 __all__ = ["TARGETS", "Export", "Options", "Target", "build", "export", "read", "stem_of"]
 

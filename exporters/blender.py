@@ -10,8 +10,8 @@ initialisers); compile time bounds it, so the count is capped, strongest first.
 from __future__ import annotations
 
 from exporters.common import Export, Options, Target, capped, comment_block, conventions, template
-from imfit.gaborset import GaborSet
-from imfit.io import f32_str
+from imfit.formats.gabor_json import f32_str
+from imfit.model.gaborset import GaborSet
 
 DEFAULT_MAX = 1024
 HARD_MAX = 4096

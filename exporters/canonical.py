@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from exporters.common import Export, Options, Target, capped
-from imfit.gaborset import GaborSet
-from imfit.io import to_json_text
+from imfit.formats.gabor_json import to_json_text
+from imfit.model.gaborset import GaborSet
 
 
 def build(gs: GaborSet, stem: str, opts: Options) -> Export:

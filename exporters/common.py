@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import COLUMNS, GaborSet
-from imfit.io import f32_str
+from imfit.formats.gabor_json import f32_str
+from imfit.model.gaborset import COLUMNS, GaborSet
 
 TEMPLATES = Path(__file__).parent / "templates"
 

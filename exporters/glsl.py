@@ -26,7 +26,7 @@ from exporters.common import (
     vec4_rows,
 )
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer.shaders import gabor_source
 
 # GL 3.3 minimums: GL_MAX_FRAGMENT_UNIFORM_COMPONENTS 1024 (= 256 vec4), of which the view

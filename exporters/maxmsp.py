@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 from exporters.common import Export, Options, Target, capped, conventions, readme, template
-from exporters.readers import jxf_bytes
-from imfit.gaborset import COLUMNS, GaborSet
-from imfit.io import CONVENTIONS, f32_str
+from imfit.formats.gabor_json import CONVENTIONS, f32_str
+from imfit.formats.readers import jxf_bytes
+from imfit.model.gaborset import COLUMNS, GaborSet
 from viewer.shaders import gabor_source
 
 

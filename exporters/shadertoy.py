@@ -18,7 +18,7 @@ from exporters.common import (
     template,
     vec4_rows,
 )
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer.shaders import gabor_source
 
 DEFAULT_MAX = 512

@@ -7,8 +7,8 @@ import io
 import numpy as np
 
 from exporters.common import Export, Options, Target, capped, conventions, readme
-from imfit.gaborset import COLUMNS, GaborSet
-from imfit.io import f32_str
+from imfit.formats.gabor_json import f32_str
+from imfit.model.gaborset import COLUMNS, GaborSet
 
 
 def csv_text(gs: GaborSet) -> str:

@@ -1,17 +1,17 @@
 """`txt`: torch-imfit's weights file, written so that reading it back is bit-exact.
 
-`imfit.io.txt_text` prints every value with 17 significant digits (the float64 conversion reads
-back exactly), so for a square fit the set -> txt -> set trip gives the same float32 numbers,
-and therefore txt -> set -> txt gives the same text. torch-imfit's parametrisation has no bias
-and non-negative amplitudes, so the set is first put in canonical form (amp >= 0, angles
-wrapped), which renders identically.
+`imfit.formats.gabor_json.txt_text` prints every value with 17 significant digits (the float64
+conversion reads back exactly), so for a square fit the set -> txt -> set trip gives the same
+float32 numbers, and therefore txt -> set -> txt gives the same text. torch-imfit's
+parametrisation has no bias and non-negative amplitudes, so the set is first put in canonical
+form (amp >= 0, angles wrapped), which renders identically.
 """
 
 from __future__ import annotations
 
 from exporters.common import Export, Options, Target, capped, readme
-from imfit.gaborset import GaborSet
-from imfit.io import txt_text
+from imfit.formats.gabor_json import txt_text
+from imfit.model.gaborset import GaborSet
 
 
 def build(gs: GaborSet, stem: str, opts: Options) -> Export:

@@ -19,8 +19,8 @@ from exporters.common import (
     readme,
     template,
 )
-from imfit.gaborset import COLUMNS, GaborSet
-from imfit.io import f32_str
+from imfit.formats.gabor_json import f32_str
+from imfit.model.gaborset import COLUMNS, GaborSet
 from viewer.shaders import gabor_source
 
 # the 12 columns in the three vec4 groups the shader reads (names are TD-legal channel names:

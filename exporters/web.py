@@ -12,7 +12,7 @@ import base64
 import json
 
 from exporters.common import Export, Options, Target, capped, conventions, template
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer.shaders import gabor_source
 
 

@@ -25,8 +25,8 @@ def assets() -> Path:
 @pytest.fixture(scope="session")
 def small_fit():
     """A real fit of the astronaut at 64 px with 96 wavelets (a few seconds, once per session)."""
-    from imfit.fit import FitSettings, fit_image
-    from imfit.image import load_target
+    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.formats.images import load_target
 
     target, _ = load_target(ASSETS / "astronaut.png", 64)
     s = FitSettings(num_gabors=96, size=64, iterations=60, rescales=1, seed=1)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imfit.image import load_target
-from imfit.poisson import PoissonSystem, guidance
+from imfit.formats.images import load_target
+from imfit.poisson.solve import PoissonSystem, guidance
 
 MASK_CASES = ["disc", "L clipped", "disc at a corner", "all but a hole"]
 

@@ -210,7 +210,7 @@ def render_export(ctx: Any, gs: Any, target: str, width: int, height: int) -> An
     import numpy as np
 
     import exporters
-    from exporters import readers
+    from imfit.formats import readers
     from viewer.context import run_fullscreen
 
     files = exporters.build(gs, target, "fit").files

@@ -5,15 +5,15 @@ import pytest
 import torch
 from conftest import IN_CI, random_params
 
-from imfit import ckernel
-from imfit.renderer import View, render_tiled
+from imfit import native
+from imfit.renderers.gabor import View, render_tiled
 
-pytestmark = pytest.mark.skipif(not ckernel.available() and not IN_CI,
+pytestmark = pytest.mark.skipif(not native.available() and not IN_CI,
                                 reason="no C compiler: the torch path is used instead")
 
 
 def test_kernel_builds_in_ci():
-    assert ckernel.available()  # CI machines have gcc: the fast path must be what CI tests
+    assert native.available()  # CI machines have gcc: the fast path must be what CI tests
 
 
 @pytest.mark.parametrize("view", [View.of(70, 50, (0.1, -0.1), 1.2), View.of(33, 61, (2.0, 0), 3)])

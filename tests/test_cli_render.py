@@ -9,11 +9,11 @@ from tolerances import GL_BILLBOARD_VS_TORCH
 
 import cli
 import imfit
-from imfit.edit import shift_phase
+from imfit.edit.ops import shift_phase
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
-from imfit.image import read_image
-from imfit.video import read_frames
+from imfit.formats.images import read_image
+from imfit.formats.video import read_frames
+from imfit.model.gaborset import GaborSet
 from viewer.gl_render import render_gl
 
 pytestmark = pytest.mark.gl

@@ -14,7 +14,7 @@ from poisson_cases import MASK_CASES, flat_into_black_case, mask_case, single_pi
 from tolerances import LEARNED_VS_AUTOGRAD, PM_VS_NUMPY, POISSON_MG_VS_CG, POISSON_VS_DENSE
 
 from cli import main
-from imfit.diffusion import (
+from imfit.diffusion.engine import (
     Controller,
     TorchDiffusion,
     initial_kernel,
@@ -22,9 +22,9 @@ from imfit.diffusion import (
     load_preset,
 )
 from imfit.errors import ImfitError
-from imfit.image import load_target
-from imfit.multigrid import VCycle, coarsen, dense, fine_level, hierarchy
-from imfit.poisson import blend, guidance, solve_cg
+from imfit.formats.images import load_target
+from imfit.poisson.multigrid import VCycle, coarsen, dense, fine_level, hierarchy
+from imfit.poisson.solve import blend, guidance, solve_cg
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_learned_kernel_matches_autograd_and_torch_sgd(photo, backward):
 def test_original_kernel_is_past_the_stability_limit_and_ours_is_not():
     """The original's K (Laplacian of R+G+B) at dt 0.2: 0.2 * 24 = 4.8 > 2 (grows the
     checkerboard); every initial kernel here has bound 8, so dt 0.25 is the limit."""
-    from imfit.diffusion import LAPLACIAN, kernel_bound
+    from imfit.diffusion.engine import LAPLACIAN, kernel_bound
 
     original = np.ones((3, 3, 1, 1)) * LAPLACIAN
     assert 0.2 * kernel_bound(original) > 2
@@ -200,7 +200,7 @@ def test_memory_is_constant_over_many_steps(photo):
 def test_progress_counts_every_step_for_pictures_and_videos(photo):
     """The CLI's bar is fed by diffuse_frames: it must add up to the steps run, and move in
     chunks of at most 10 even when frames are 25 steps apart."""
-    from imfit.diffusion import diffuse_frames
+    from imfit.diffusion.engine import diffuse_frames
 
     pr = load_preset("perona-malik")
     for frames, steps, every, total in (([photo], 55, 25, 55), ([photo] * 3, 12, 1, 36)):
@@ -224,7 +224,7 @@ def test_every_preset_runs_and_changes_the_photo(photo):
 
 def test_video_warm_start_flickers_less_than_cold_starts(photo):
     """A steady (slightly noisy) video: consecutive output frames stay close."""
-    from imfit.diffusion import diffuse_frames
+    from imfit.diffusion.engine import diffuse_frames
 
     rng = np.random.default_rng(1)
     frames = [np.clip(photo + rng.normal(0, 0.01, photo.shape), 0, 1).astype(np.float32)

@@ -6,11 +6,11 @@ import pytest
 from conftest import IN_CI
 from tolerances import PM_C_EXP_REL, PM_C_VS_TORCH, PM_C_VS_TORCH_100
 
-from imfit import ckernel
-from imfit.diffusion import TorchDiffusion, load_preset
-from imfit.image import load_target
+from imfit import native
+from imfit.diffusion.engine import TorchDiffusion, load_preset
+from imfit.formats.images import load_target
 
-pytestmark = pytest.mark.skipif(not ckernel.available(ckernel.DIFFUSION) and not IN_CI,
+pytestmark = pytest.mark.skipif(not native.available(native.DIFFUSION) and not IN_CI,
                                 reason="no C compiler: the torch step is used instead")
 
 
@@ -31,7 +31,7 @@ def gap(a, b):
 
 
 def test_diffusion_kernel_builds_in_ci():
-    assert ckernel.available(ckernel.DIFFUSION)  # CI has gcc: the fast step must be tested
+    assert native.available(native.DIFFUSION)  # CI has gcc: the fast step must be tested
 
 
 def test_exp_matches_float64_exp():
@@ -41,12 +41,12 @@ def test_exp_matches_float64_exp():
     bits = np.arange(np.uint32(0x80000000), lo + np.uint32(1), 257, dtype=np.uint32)
     x = np.concatenate([bits.view(np.float32), np.float32([0.0, -87.0])])
     out = np.empty_like(x)
-    ckernel.load(ckernel.DIFFUSION).imfit_exp_neg(len(x), x.ctypes.data, out.ctypes.data)
+    native.load(native.DIFFUSION).imfit_exp_neg(len(x), x.ctypes.data, out.ctypes.data)
     ref = np.exp(x.astype(np.float64))
     assert (np.abs(out - ref) / ref).max() < PM_C_EXP_REL
     far = np.float32([-88.0, -1e4, -1e8])
     clamped = np.empty_like(far)
-    ckernel.load(ckernel.DIFFUSION).imfit_exp_neg(3, far.ctypes.data, clamped.ctypes.data)
+    native.load(native.DIFFUSION).imfit_exp_neg(3, far.ctypes.data, clamped.ctypes.data)
     assert np.allclose(clamped, np.exp(-87.0), rtol=PM_C_EXP_REL, atol=0)
 
 
@@ -97,12 +97,12 @@ def test_result_does_not_depend_on_the_thread_count(photo):
 def test_no_ckernel_falls_back_to_the_torch_step(photo, monkeypatch):
     pr = load_preset("perona-malik")
     monkeypatch.setenv("IMFIT_NO_CKERNEL", "1")
-    ckernel.load.cache_clear()
+    native.load.cache_clear()
     try:
         off = TorchDiffusion(pr, photo)
     finally:
         monkeypatch.delenv("IMFIT_NO_CKERNEL")
-        ckernel.load.cache_clear()
+        native.load.cache_clear()
     plain = TorchDiffusion(pr, photo, fast=False)
     assert not off.fast and TorchDiffusion(pr, photo).fast
     off.step(3)

@@ -5,10 +5,10 @@ import pytest
 from poisson_cases import MASK_CASES, flat_into_black_case, mask_case, single_pixel_case
 from tolerances import DIFFUSION_GL_VS_TORCH, POISSON_GL_VS_TORCH
 
-from imfit.diffusion import TorchDiffusion, list_presets, load_preset
+from imfit.diffusion.engine import TorchDiffusion, list_presets, load_preset
 from imfit.errors import ImfitError
-from imfit.image import load_target
-from imfit.poisson import guidance, solve_cg
+from imfit.formats.images import load_target
+from imfit.poisson.solve import guidance, solve_cg
 from viewer.context import float_target, read_rgba32f
 from viewer.diffusion_gl import DiffusionScene, GLDiffusion, GLPoisson, GLPoissonSOR
 

@@ -11,9 +11,10 @@ from PIL import Image
 
 import imfit
 from cli import main
-from imfit import GaborSet, edit
-from imfit.image import to_uint8
-from imfit.video import read_frames
+from imfit import GaborSet
+from imfit.edit import ops as edit
+from imfit.formats.images import to_uint8
+from imfit.formats.video import read_frames
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 from conftest import random_params
 
 import imfit
-from imfit import GaborSet, ImfitError, edit
+from imfit import GaborSet, ImfitError
+from imfit.edit import ops as edit
 
 
 def test_edits_never_mutate_the_input():

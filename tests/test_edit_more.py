@@ -10,9 +10,10 @@ from PIL import Image
 from tolerances import EDIT_RENDER
 
 import imfit
-from imfit import GaborSet, ImfitError, edit
-from imfit.ops import apply_ops, parse_ops
-from imfit.renderer import View, render_tiled
+from imfit import GaborSet, ImfitError
+from imfit.edit import ops as edit
+from imfit.edit.syntax import apply_ops, parse_ops
+from imfit.renderers.gabor import View, render_tiled
 
 
 def _gs(n=40, seed=2, w=64, h=64):

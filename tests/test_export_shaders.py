@@ -91,7 +91,7 @@ def test_touchdesigner_shader_compiles_for_vulkan_and_matches_torch(gl_ctx, smal
     assert "layout(location = 0) out vec4 fragColor;" in src and "TDOutputSwizzle(" in src
     H.glslang(H.TD_SHIM_VK + src, "frag", "-V", "-R", "--aml", "--amb")
     # the data path TD takes: TSV -> DAT to CHOP -> 3 Select CHOPs of 4 channels -> buffers
-    table = exporters.readers._read_table(_text(files, "fit.tsv"), H.Path("fit.tsv"), "\t")
+    table = imfit.formats.readers._read_table(_text(files, "fit.tsv"), H.Path("fit.tsv"), "\t")
     bufs = [H.texture_buffer(gl_ctx, np.ascontiguousarray(table[:, 4 * k:4 * k + 4], "<f4")
                              .tobytes()) for k in range(3)]
     info = (1 / SIZE, 1 / SIZE, SIZE, SIZE)
@@ -119,7 +119,7 @@ def test_max_jxs_programs_compile_and_match_torch(gl_ctx, small_fit):
     for p in progs.values():
         H.glslang(p.text.strip(), "vert" if p.get("type") == "vertex" else "frag")
     # Jitter uploads the 1-plane float32 matrix of 12 x N as a rectangle texture
-    matrix = exporters.readers.read_jxf_bytes(files["fit.jxf"])
+    matrix = imfit.formats.readers.read_jxf_bytes(files["fit.jxf"])
     tex = H.rectangle_r32f(gl_ctx, 12, len(gs), matrix.astype("<f4").tobytes())
     defaults = {"zoom": 1.0, "center": (0.0, 0.0), "gain": 1.0,
                 "bias": tuple(float(b) for b in gs.bias), "resolution": (SIZE, SIZE)}

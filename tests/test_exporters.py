@@ -17,9 +17,10 @@ from conftest import random_params
 import exporters
 import imfit
 from cli import main
-from exporters import isf, readers, torchimfit
+from exporters import isf, torchimfit
 from exporters.common import write_all
-from imfit.gaborset import COLUMNS
+from imfit.formats import readers
+from imfit.model.gaborset import COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +87,9 @@ def test_real_fit_round_trips_through_tsv_and_coll(small_fit, tmp_path):
 
 def _canonical(gs: imfit.GaborSet) -> imfit.GaborSet:
     """What torch-imfit's parametrisation can hold: amp >= 0, phases and theta in (-pi, pi]."""
-    return imfit.io.from_txt_array(imfit.io.to_txt_array(gs), gs.width, gs.height).replace(
-        bias=gs.bias)
+    from imfit.formats.gabor_json import from_txt_array, to_txt_array
+
+    return from_txt_array(to_txt_array(gs), gs.width, gs.height).replace(bias=gs.bias)
 
 
 def test_torch_imfit_txt_round_trips_bit_exactly_for_square_fits(small_fit, tmp_path):

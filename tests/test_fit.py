@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from imfit import ImfitError
-from imfit.fit import FitSettings, Fitter, fit_image
-from imfit.image import load_target
+from imfit.fitting.fitter import FitSettings, Fitter, fit_image
+from imfit.formats.images import load_target
 from imfit.metrics import dct_baseline_psnr, flicker, flicker_ratio, psnr
 
 

@@ -7,7 +7,7 @@ from tolerances import GL_BILLBOARD_VS_TORCH, GL_LOOP_VS_TORCH, GL_TILED_VS_WHOL
 
 import imfit
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer import gl_render
 from viewer.context import read_rgba32f
 from viewer.gl_render import GaborGL, render_gl, wavelet_texture_data

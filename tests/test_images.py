@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from imfit import ImfitError
-from imfit.image import load_target, load_weight, read_image, save_png
+from imfit.formats.images import load_target, load_weight, read_image, save_png
 
 
 def test_grayscale_rgba_16bit_palette(tmp_path, assets):

@@ -7,7 +7,7 @@ from tolerances import TXT_ROUNDTRIP
 
 import imfit
 from imfit import GaborSet, ImfitError
-from imfit.io import from_txt_array, load_txt, save_txt, to_json_text, to_txt_array
+from imfit.formats.gabor_json import from_txt_array, load_txt, save_txt, to_json_text, to_txt_array
 
 
 def test_json_round_trip_is_bit_exact(tmp_path):
@@ -77,7 +77,7 @@ def test_atomic_save_never_leaves_half_files(tmp_path, monkeypatch):
     f = tmp_path / "a.gabor.json"
     imfit.save(GaborSet(random_params(3), 64, 64), f)
     before = f.read_bytes()
-    import imfit.io as io
+    import imfit.formats.gabor_json as io
 
     def boom(gs):
         raise KeyboardInterrupt

@@ -9,9 +9,10 @@ from conftest import random_params
 from tolerances import EDIT_RENDER, MORPH_NEAR_END
 
 import imfit
-from imfit import GaborSet, ImfitError, edit
-from imfit.animate import animation_sets, load_timeline, loop_rates, parse_timeline
-from imfit.morph import match, morph_sets
+from imfit import GaborSet, ImfitError
+from imfit.edit import ops as edit
+from imfit.edit.animate import animation_sets, load_timeline, loop_rates, parse_timeline
+from imfit.edit.morph import match, morph_sets
 
 
 def _gs(n=40, seed=2):

@@ -6,7 +6,7 @@ from tolerances import TILED_VS_DENSE
 
 import imfit
 from imfit import GaborSet
-from imfit.renderer import (
+from imfit.renderers.gabor import (
     View,
     bin_tiles,
     coefficients,

@@ -3,7 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from imfit import ImfitError
-from imfit.video import read_frames, write_frames
+from imfit.formats.video import read_frames, write_frames
 
 
 def _frames(n=6, w=34, h=21):
@@ -42,7 +42,7 @@ def _frames_then_ctrl_c(n):
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.gif", "frames"])
 def test_ctrl_c_keeps_the_frames_made_so_far(tmp_path, name):
-    from imfit.video import Interrupted
+    from imfit.formats.video import Interrupted
 
     with pytest.raises(Interrupted) as e:
         write_frames(_frames_then_ctrl_c(3), tmp_path / name, fps=10)
@@ -52,10 +52,10 @@ def test_ctrl_c_keeps_the_frames_made_so_far(tmp_path, name):
 
 
 def test_cli_ctrl_c_during_diffuse_reports_and_exits_130(tmp_path, assets, monkeypatch):
-    import imfit.diffusion
+    import imfit.diffusion.engine
     from cli import main
 
-    monkeypatch.setattr(imfit.diffusion, "diffuse_frames",
+    monkeypatch.setattr(imfit.diffusion.engine, "diffuse_frames",
                         lambda *a, **k: _frames_then_ctrl_c(2))
     out = tmp_path / "d.gif"
     r = CliRunner().invoke(main, ["diffuse", str(assets / "chelsea.png"), "--size", "32",

@@ -9,7 +9,7 @@ import pytest
 from tolerances import GL_BILLBOARD_VS_TORCH
 
 import imfit
-from imfit import edit
+from imfit.edit import ops as edit
 from imfit.errors import ImfitError
 from viewer.context import read_rgba32f
 from viewer.gabor_scene import Edits, GaborScene, apply_edits

@@ -19,8 +19,8 @@ from tolerances import WINDOW_VS_HEADLESS
 
 import cli
 import imfit
-from imfit.image import read_image
-from imfit.video import read_frames
+from imfit.formats.images import read_image
+from imfit.formats.video import read_frames
 from viewer.gabor_scene import Edits, apply_edits
 from viewer.gl_render import render_gl
 
@@ -123,7 +123,7 @@ def test_view_preset_runs_live_in_the_window(tmp_path, xvfb_display, assets):
                   "--screenshot", shot, cwd=tmp_path, display=xvfb_display)
     assert r.returncode == 0, r.stderr
     got = read_image(shot)[0]
-    from imfit.image import load_target
+    from imfit.formats.images import load_target
 
     src, _ = load_target(assets / "astronaut.png", 96)
     assert got.shape == (96, 96, 3)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer.gabor_scene import GaborScene
 from viewer.gl_render import check_strategy
 from viewer.window import parse_events, run_window
@@ -68,8 +68,8 @@ def fit_size_of(path: Path, mode: str, size: int) -> tuple[int, int]:
     """The fitted size of the first image `imfit fit` will fit (inputs checked on the way)."""
     from PIL import Image
 
-    from imfit.batch import plan
-    from imfit.image import fit_size
+    from imfit.fitting.modes import plan
+    from imfit.formats.images import fit_size
 
     job = next(iter(plan(path, mode, Path("."), None)), None)
     if job is None:
@@ -154,8 +154,8 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
     """
     import numpy as np
 
-    from imfit.diffusion import load_preset, read_diffusion_input
-    from imfit.image import read_image, resize_area
+    from imfit.diffusion.engine import load_preset, read_diffusion_input
+    from imfit.formats.images import read_image, resize_area
     from viewer.diffusion_gl import DiffusionScene
 
     evs = parse_events(events)

@@ -6,8 +6,8 @@ moves to fragment shaders (`viewer/glsl/diffusion_*.glsl`). For the learned kern
 gradient sums are reduced on the GPU (an atlas of 27 tiles, BxB blocks per level) and only 81
 floats come back per substep.
 
-`GLPoisson` solves the Pérez system of imfit.poisson by multigrid-preconditioned CG, the
-twin of imfit.poisson.solve_cg on the same hierarchy; `GLPoissonSOR`, red-black SOR (two
+`GLPoisson` solves the Pérez system of imfit.poisson.solve by multigrid-preconditioned CG, the
+twin of imfit.poisson.solve.solve_cg on the same hierarchy; `GLPoissonSOR`, red-black SOR (two
 passes per sweep) over the whole picture, is its plain twin. Both warm-start after a drag.
 
 `DiffusionScene` is the live view (the viewer's Scene protocol: draw/key/drag/scroll/help/
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from imfit.diffusion import Controller, Preset, as_rgb, load_preset
+from imfit.diffusion.engine import Controller, Preset, as_rgb, load_preset
 from imfit.errors import ImfitError
-from imfit.poisson import PoissonSystem, guidance
+from imfit.poisson.solve import PoissonSystem, guidance
 from viewer.context import FULLSCREEN_VS, fullscreen_quad
 from viewer.shaders import assemble
 
@@ -130,7 +130,7 @@ class _Reduction:
 
 
 class GLDiffusion:
-    """A preset on the GPU; same interface as imfit.diffusion.TorchDiffusion."""
+    """A preset on the GPU; same interface as imfit.diffusion.engine.TorchDiffusion."""
 
     def __init__(self, ctx: Any, preset: Preset, image: np.ndarray,
                  passes: _Passes | None = None) -> None:
@@ -254,10 +254,10 @@ def _relative_residual(system: PoissonSystem, image: np.ndarray) -> float:
 
 
 class GLPoisson:
-    """Multigrid-preconditioned CG on the GPU: the twin of imfit.poisson.solve_cg.
+    """Multigrid-preconditioned CG on the GPU: the twin of imfit.poisson.solve.solve_cg.
 
-    The same hierarchy (imfit.multigrid, one coef texture per level over the padded crop), the
-    same V(1, 1) Jacobi cycle, fused into one pass down and one pass up per level
+    The same hierarchy (imfit.poisson.multigrid, one coef texture per level over the padded
+    crop), the same V(1, 1) Jacobi cycle, fused into one pass down and one pass up per level
     (poisson_restrict.glsl, poisson_prolong.glsl) plus a dense solve at the bottom, and the same
     CG with its inner products reduced on the GPU (3 RGB values read back each). Textures are
     float32 where torch's CG is float64, so `solve` checks the float64 residual on the CPU
@@ -289,7 +289,7 @@ class GLPoisson:
 
     def load(self, system: PoissonSystem, warm: np.ndarray | None = None) -> None:
         """A new system (e.g. after a drag). `warm`: full-size values to start Omega from."""
-        from imfit.multigrid import coarsest_inverse, fine_level, hierarchy
+        from imfit.poisson.multigrid import coarsest_inverse, fine_level, hierarchy
 
         self._release_system()
         self.system = system
@@ -352,8 +352,8 @@ class GLPoisson:
         self._place()
 
     def _cycle(self) -> None:
-        """z = B r: imfit.multigrid.VCycle's passes."""
-        from imfit.multigrid import JACOBI, OVERCORRECT
+        """z = B r: imfit.poisson.multigrid.VCycle's passes."""
+        from imfit.poisson.multigrid import JACOBI, OVERCORRECT
 
         bs = [self.r[0][0]] + [t for t, _ in self.level_b]
         xs = [self.z] + self.level_x
@@ -369,7 +369,7 @@ class GLPoisson:
                       {"coef": self.coef[lvl], "b": bs[lvl], "coarse": xs[lvl + 1][0]})
 
     def _iterate(self, tol: float) -> None:
-        """One CG iteration (imfit.poisson._solve_cg's loop body)."""
+        """One CG iteration (imfit.poisson.solve._solve_cg's loop body)."""
         p = self.p[0][0]
         self._run("poisson_apply.glsl", self.ap[1], 0, {}, {"coef": self.coef[0], "x": p})
         alpha = self.rz / np.maximum(self._dot(p, self.ap[0]), 1e-30)
@@ -602,7 +602,7 @@ class DiffusionScene:
     def _set(self, name: str, value: Any) -> None:
         try:
             if self.poisson:
-                from imfit.diffusion import check_params
+                from imfit.diffusion.engine import check_params
 
                 self.params = check_params("poisson", {**self.params, name: value})
                 if self.engine is not None:
@@ -663,7 +663,7 @@ class DiffusionScene:
         if not frames:
             self.message = "nothing recorded"
             return
-        from imfit.video import write_frames
+        from imfit.formats.video import write_frames
 
         i = 0
         while (path := self.record_dir / f"{self.preset.name}-{i:03d}.mp4").exists():

@@ -1,6 +1,6 @@
 """The live Gabor viewer as a Scene: a fit, the view onto it, and keys that edit it live.
 
-Every key goes through the pure functions of `imfit.edit` (`apply_edits` below composes them),
+Every key goes through the pure functions of `imfit.edit.ops` (`apply_edits` below composes them),
 so what you see in the window is exactly what `imfit render` draws for the same settings: the
 window test renders `apply_edits(...)` headless and compares.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from imfit import edit
+from imfit.edit import ops as edit
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 from viewer.gl_render import STRATEGIES, GaborGL
 
 STEP = 1.1  # multiplicative step of the scale keys (sigma, frequency, gain, zoom)

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
-from imfit.renderer import View
+from imfit.model.gaborset import GaborSet
+from imfit.renderers.gabor import View
 from viewer.context import FULLSCREEN_VS, fullscreen_quad
 from viewer.shaders import assemble
 

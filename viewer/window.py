@@ -80,10 +80,10 @@ def free_path(folder: Path, stem: str, ext: str) -> Path:
 
 # -- recording ---------------------------------------------------------------------------------
 class Recorder:
-    """Streams frames to an MP4 in a background thread (imfit.video.write_frames)."""
+    """Streams frames to an MP4 in a background thread (imfit.formats.video.write_frames)."""
 
     def __init__(self, path: Path, fps: float = 30.0) -> None:
-        from imfit.video import write_frames
+        from imfit.formats.video import write_frames
 
         self.path = path
         self.size: tuple[int, int] | None = None
@@ -196,7 +196,7 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
     """
     import glfw
 
-    from imfit.image import save_png
+    from imfit.formats.images import save_png
     from viewer.gl_render import moderngl_default
 
     prev = moderngl_default()  # a headless context in this process keeps working afterwards

@@ -1,6 +1,6 @@
 """Torch renderers: a dense reference and a fast tiled one with a fused analytic backward.
 
-Both evaluate the model of `imfit.gaborset` (and mirror `viewer/glsl/gabor.glsl` line by line:
+Both evaluate the model of `imfit.model.gaborset` (and mirror `viewer/glsl/gabor.glsl` line by line:
 same u/v rotation, same window, same cosine). The dense one is the obviously-correct twin used by
 tests; the fast one is what the fitter and `imfit render --backend torch` use.
 
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 
 TWO_PI = 2.0 * math.pi
 DEFAULT_RADIUS = 4.5  # in standard deviations along each axis; >= 4 as the spec asks
@@ -232,29 +232,29 @@ class _FusedGabor(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, geom: torch.Tensor, coef: torch.Tensor, view: View,
                 radius: float) -> torch.Tensor:
-        from imfit import ckernel
+        from imfit import native
 
         ctx.save_for_backward(geom, coef)
         ctx.view, ctx.radius = view, radius
-        return ckernel.forward(geom.detach(), coef.detach(), view.width, view.height, view.x0,
+        return native.forward(geom.detach(), coef.detach(), view.width, view.height, view.x0,
                                view.y0, view.scale, radius)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
-        from imfit import ckernel
+        from imfit import native
 
         geom, coef = ctx.saved_tensors
         v = ctx.view
-        gg, gc = ckernel.backward(geom.detach(), coef.detach(), grad_out, v.width, v.height,
+        gg, gc = native.backward(geom.detach(), coef.detach(), grad_out, v.width, v.height,
                                   v.x0, v.y0, v.scale, ctx.radius)
         return gg, gc, None, None
 
 
 def use_fused(*tensors: torch.Tensor) -> bool:
     """Whether the fused C kernel will run for these tensors (CPU float32, compiler found)."""
-    from imfit import ckernel
+    from imfit import native
 
-    return ckernel.usable(*tensors)
+    return native.usable(*tensors)
 
 
 def render_tiled_coef(geom: torch.Tensor, coef: torch.Tensor, view: View,
@@ -292,7 +292,7 @@ def render(gs: GaborSet, width: int | None = None, height: int | None = None,
     """Render a set to a float32 (H, W, 3) array in 0..1 with torch.
 
     Without a size, renders at the fitted size. The view can be any window of the plane:
-    zoom > 1 magnifies, `center` pans (plane units, see imfit.gaborset).
+    zoom > 1 magnifies, `center` pans (plane units, see imfit.model.gaborset).
     """
     width = width or gs.width
     height = height or (gs.height if width == gs.width else round(width / gs.aspect))

@@ -2,7 +2,7 @@
 
 An op is written `name` or `name:key=value,key=value`, e.g. `scale:sigma=2`, `rotate:deg=90`,
 `topk:k=100`, `palette:colors=#1b1b3a+#f2c14e+white`. Ops chain left to right. Every op maps to
-one pure function of `imfit.edit`; this module only parses, validates and dispatches, so the
+one pure function of `imfit.edit.ops`; this module only parses, validates and dispatches, so the
 library stays the single place where the maths lives.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imfit import edit
+from imfit.edit import ops as edit
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
+from imfit.model.gaborset import GaborSet
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import COL, GaborSet
+from imfit.model.gaborset import COL, GaborSet
 
 
 def _rgb(v: float | Sequence[float], name: str) -> np.ndarray:
@@ -315,7 +315,7 @@ def parse_colors(spec: str | Sequence[str]) -> np.ndarray:  # (K, 3) in 0..1
 
 def image_palette(path: str, k: int = 6, seed: int = 0) -> np.ndarray:  # (k, 3)
     """The k main colours of a picture (k-means on up to 4096 of its pixels, seeded)."""
-    from imfit.image import read_image
+    from imfit.formats.images import read_image
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 64:
         raise ImfitError(f"palette size must be a whole number 1..64, got {k!r}")
@@ -403,7 +403,7 @@ def keep_circle(gs: GaborSet, cx: float, cy: float, r: float,
 def keep_image_mask(gs: GaborSet, path: str, invert: bool = False) -> GaborSet:
     """The wavelets whose centre falls on a light pixel (> 0.5) of a mask picture, stretched
     over the fitted frame; centres outside the frame read the nearest edge pixel."""
-    from imfit.image import read_image
+    from imfit.formats.images import read_image
 
     rgb, alpha = read_image(path)
     m = rgb.mean(-1) if alpha is None else rgb.mean(-1) * alpha

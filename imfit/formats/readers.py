@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import COLUMNS, NCOL, GaborSet
-from imfit.io import from_json_obj, load_txt, read_text
+from imfit.formats.gabor_json import from_json_obj, load_txt, read_text
+from imfit.model.gaborset import COLUMNS, NCOL, GaborSet
 
 SUFFIXES = (".json", ".tsv", ".coll", ".txt", ".csv", ".jxf", ".npz")
 

@@ -52,7 +52,7 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
     made so far are written, atomically as always, and then `Interrupted` (a KeyboardInterrupt
     carrying that count) is raised for the caller to report.
     """
-    from imfit.image import to_uint8
+    from imfit.formats.images import to_uint8
 
     path = Path(path)
     kind = check_output(path, force)
@@ -138,11 +138,11 @@ class Interrupted(KeyboardInterrupt):
 
 def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
     """Frames of an .mp4/.gif or a folder of images, as float (H, W, 3) 0..1."""
-    from imfit.image import read_image
+    from imfit.formats.images import read_image
 
     path = Path(path)
     if path.is_dir():
-        from imfit.batch import list_images
+        from imfit.fitting.modes import list_images
 
         return [read_image(p)[0] for p in list_images(path)]
     if not path.exists():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import COL, GaborSet
+from imfit.model.gaborset import COL, GaborSet
 
 TWO_PI = 2.0 * math.pi
 EASINGS = ("linear", "smooth")

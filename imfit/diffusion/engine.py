@@ -31,7 +31,6 @@ import math
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +152,7 @@ def check_params(scheme: str, values: dict[str, Any]) -> dict[str, Any]:
 
 # -- preset files ------------------------------------------------------------------------------
 def _preset_dir() -> Path:
-    return Path(str(resources.files("imfit") / "presets"))
+    return Path(__file__).with_name("presets")
 
 
 def parse_preset(data: dict[str, Any], path: Path | None = None) -> Preset:
@@ -387,7 +386,7 @@ class TorchDiffusion:
                  fast: bool = True, threads: int = 1) -> None:
         import torch
 
-        from imfit import ckernel
+        from imfit import native
 
         self.torch = torch
         self.ctl = Controller(preset)
@@ -396,7 +395,7 @@ class TorchDiffusion:
         h, w = self.h, self.w
         self.device = torch.device(device)
         self.fast = (fast and not self.ctl.learned and self.device.type == "cpu"
-                     and ckernel.available(ckernel.DIFFUSION))
+                     and native.available(native.DIFFUSION))
         self.threads = max(1, threads)
         z = dict(dtype=torch.float32, device=self.device)
         self.buf = [torch.zeros(3, h + 2, w + 2, **z), torch.zeros(3, h + 2, w + 2, **z)]
@@ -482,9 +481,9 @@ class TorchDiffusion:
         torch, w = self.torch, self.w
         p = self.ctl.p
         if self.fast:
-            from imfit import ckernel
+            from imfit import native
 
-            ckernel.pm_step(src, dst, self.orig, dt, p["kappa"], p["g"] == "rational",
+            native.pm_step(src, dst, self.orig, dt, p["kappa"], p["g"] == "rational",
                             p["fidelity"], self.threads)
             return
         inv_k2 = 1.0 / (p["kappa"] ** 2)
@@ -624,8 +623,8 @@ def read_diffusion_input(path: str | Path, size: int | None = None,
                          renderer: Any = None) -> tuple[list[np.ndarray], list[str]]:
     """The frames to diffuse and notes for the user: a picture, a fit (.gabor.json or
     torch-imfit .txt, rendered with `renderer(gs, w, h)`), a folder of frames or a video."""
-    from imfit.image import fit_size, read_image, resize_area
-    from imfit.video import read_frames
+    from imfit.formats.images import fit_size, read_image, resize_area
+    from imfit.formats.video import read_frames
 
     path = Path(path)
     notes: list[str] = []

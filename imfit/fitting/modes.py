@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
-from imfit.image import IMAGE_EXTS
+from imfit.formats.images import IMAGE_EXTS
+from imfit.model.gaborset import GaborSet
 
 if TYPE_CHECKING:
-    from imfit.fit import FitSettings
+    from imfit.fitting.fitter import FitSettings
 
 MODES = ("image", "folder", "video", "vm")
 
@@ -109,10 +109,10 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     """
     from tqdm import tqdm
 
-    from imfit.fit import fit_image
-    from imfit.image import load_target, load_weight, save_png
-    from imfit.io import save, save_txt
-    from imfit.renderer import render
+    from imfit.fitting.fitter import fit_image
+    from imfit.formats.gabor_json import save, save_txt
+    from imfit.formats.images import load_target, load_weight, save_png
+    from imfit.renderers.gabor import render
 
     jobs = list(plan(path, mode, out_dir, weight, keyframes))
     prev: GaborSet | None = None

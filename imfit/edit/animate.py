@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imfit import edit
+from imfit.edit import ops as edit
+from imfit.edit.syntax import Op, apply_ops, lerp_ops, parse_ops
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
-from imfit.ops import Op, apply_ops, lerp_ops, parse_ops
+from imfit.model.gaborset import GaborSet
 
 EASES = ("linear", "smooth", "hold")
 

@@ -18,7 +18,7 @@ Piecewise-constant Galerkin coarse grids correct smooth errors by about half (P^
 the rediscretised Laplacian), so the prolonged correction is scaled by OVERCORRECT (Braess,
 "Towards algebraic multigrid for elliptic problems of second order", 1995). Smoothing is damped
 Jacobi, the same sweeps before and after, so the cycle is a symmetric positive definite linear
-operator: a preconditioner for conjugate gradients (`imfit.poisson.solve_cg`), which converges
+operator: a preconditioner for conjugate gradients (`imfit.poisson.solve.solve_cg`), which converges
 to the exact system's answer whatever the cycle's quality.
 """
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.gaborset import COL, COLUMNS, NCOL, GaborSet
+from imfit.model.gaborset import COL, COLUMNS, NCOL, GaborSet
 
 FORMAT = "imfit.gabor"
 VERSION = 1

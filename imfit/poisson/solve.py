@@ -126,10 +126,10 @@ def solve_cg(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
     Returns (the whole destination with Omega solved, float32 (H, W, 3) unclipped; iterations;
     final relative residual ||b - A x|| / ||b||, the max over channels). `x0` (crop-sized)
     warm-starts it, e.g. the previous drag position. Three channels run as three independent
-    CGs side by side. `precondition`: one multigrid V-cycle per iteration (imfit.multigrid),
+    CGs side by side. `precondition`: one multigrid V-cycle per iteration (imfit.poisson.multigrid),
     tens of iterations instead of hundreds; False runs plain CG, its tested twin.
     """
-    from imfit.diffusion import single_thread
+    from imfit.diffusion.engine import single_thread
 
     with single_thread():
         return _solve_cg(system, tol, max_iter, x0, precondition)
@@ -139,7 +139,7 @@ def _solve_cg(system: PoissonSystem, tol: float, max_iter: int, x0: np.ndarray |
               precondition: bool) -> tuple[np.ndarray, int, float]:
     import torch
 
-    from imfit.multigrid import VCycle, apply_level, fine_level, hierarchy
+    from imfit.poisson.multigrid import VCycle, apply_level, fine_level, hierarchy
 
     fine = fine_level(system.inside, system.count)
     levels = hierarchy(fine) if precondition else [fine]
@@ -232,7 +232,7 @@ def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
     """
     import time
 
-    from imfit.image import read_image
+    from imfit.formats.images import read_image
 
     s, _ = read_image(src)
     d, _ = read_image(dst)

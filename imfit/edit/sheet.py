@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from imfit.edit.syntax import OPS, Op, apply_ops
 from imfit.errors import ImfitError
-from imfit.gaborset import GaborSet
-from imfit.ops import OPS, Op, apply_ops
+from imfit.model.gaborset import GaborSet
 
 # Short names for the parameters people sweep most; anything else is written OP.KEY.
 SHORTCUTS: dict[str, tuple[str, str]] = {

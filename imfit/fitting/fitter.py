@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from imfit.errors import ImfitError
-from imfit.gaborset import NCOL, GaborSet
-from imfit.image import resize_area
+from imfit.formats.images import resize_area
 from imfit.metrics import psnr
-from imfit.renderer import Pairs, View, bin_tiles, render_tiled_coef, use_fused
+from imfit.model.gaborset import NCOL, GaborSet
+from imfit.renderers.gabor import Pairs, View, bin_tiles, render_tiled_coef, use_fused
 
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -494,7 +494,7 @@ class Fitter:
                      "seconds": round(seconds, 2), "seed": self.s.seed,
                      "incomplete": bool(interrupted)})
         gs = self.params.to_gaborset(self.width, self.height, meta)
-        from imfit.renderer import render
+        from imfit.renderers.gabor import render
 
         img = render(gs, self.width, self.height)
         meta["psnr"] = round(psnr(img, self.target_np), 3)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imfit.errors import ImfitError
-from imfit.io import atomic_write
+from imfit.formats.gabor_json import atomic_write
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
 MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything

@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-GABOR = "_gabor_kernel.c"
-DIFFUSION = "_diffusion_kernel.c"
+# sources live with the capability that owns them; keys are paths relative to imfit/
+GABOR = "renderers/_gabor_kernel.c"
+DIFFUSION = "diffusion/_diffusion_kernel.c"
 _FLAGS = [  # first that compiles wins; -fopenmp-simd only enables the `omp simd` hints
     ["-O3", "-fopenmp-simd", "-march=native"],
     ["-O3", "-fopenmp-simd"],
@@ -67,7 +68,7 @@ def load(source: str = GABOR) -> ctypes.CDLL | None:
     works (never raises)."""
     if os.environ.get("IMFIT_NO_CKERNEL"):
         return None
-    path = Path(__file__).with_name(source)
+    path = Path(__file__).parent / source
     cc = _compiler()
     if cc is None or not path.exists():
         return None
