@@ -81,30 +81,10 @@ Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H
 
 
 def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer:
-    """The frame renderer every command uses: GL when available ("auto"), else torch.
+    """The frame renderer every picture command uses (imfit.renderers.backends' policy)."""
+    from imfit.renderers.backends import get_renderer as library_renderer
 
-    Commands that produce pictures (render, animate, morph, sheet, diffuse of a fit) call this,
-    so all of them switch engines the same way. "auto" falls back to torch with one note on
-    stderr when no GL context can be made; "gl" without GL is a one-line error.
-    """
-    import imfit
-    from imfit.errors import ImfitError
-
-    if backend == "torch":
-        return imfit.render
-    if backend not in ("gl", "auto"):
-        raise UserError(f"unknown backend {backend!r} (use auto, gl or torch)")
-    from viewer.gl_render import check_strategy, render_gl, shared_renderer
-
-    check_strategy(strategy)
-    try:
-        shared_renderer()
-    except ImfitError as e:
-        if backend == "gl":
-            raise UserError(str(e)) from None
-        click.echo(f"note: no GL here, rendering with torch ({e})", err=True)
-        return imfit.render
-    return functools.partial(render_gl, strategy=strategy)
+    return library_renderer(backend, strategy, note=lambda m: click.echo(m, err=True))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,19 +1,41 @@
 """imfit: fit images with Gabor wavelets, render them, bend them, export them.
 
-The public API is small: `load`, `save`, `render` and the `GaborSet` type. Heavy modules (the
-fitter, diffusion) are imported on use so that `import imfit` stays light.
+The Python API (docs/api.md): `fit`, `load`, `save`, `render`, `edit` (the pure edit ops),
+`morph`, `animate`, `diffuse`, `blend`, `export`, the `GaborSet` type and `ImfitError`.
+Everything but the type and the error is imported on first use, so `import imfit` stays light
+(no torch until a function needs it).
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import load, save
 from imfit.model.gaborset import COLUMNS, GaborSet
 
-__all__ = ["COLUMNS", "GaborSet", "ImfitError", "load", "render", "save"]
+if TYPE_CHECKING:
+    from imfit import edit
+    from imfit.api import animate, blend, diffuse, export, fit, load, morph, render, save
+
+__all__ = ["COLUMNS", "GaborSet", "ImfitError", "animate", "blend", "diffuse", "edit",
+           "export", "fit", "load", "morph", "render", "save"]
 __version__ = "0.1.0"
 
+_API = {"animate", "blend", "diffuse", "export", "fit", "load", "morph", "render", "save"}
 
-def render(gs: GaborSet, width: int | None = None, height: int | None = None, **kw):  # type: ignore[no-untyped-def]
-    """Render `gs` to a float32 (H, W, 3) array in 0..1 with torch (see imfit.render.render)."""
-    from imfit.renderers.gabor import render as _render
 
-    return _render(gs, width, height, **kw)
+def __getattr__(name: str) -> Any:
+    """PEP 562 lazy attributes: the API functions and the `edit` subpackage."""
+    if name in _API:
+        value = getattr(import_module("imfit.api"), name)
+    elif name == "edit":
+        value = import_module("imfit.edit")
+    else:
+        raise AttributeError(f"module 'imfit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

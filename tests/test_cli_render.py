@@ -126,21 +126,27 @@ def test_existing_output_needs_force(gl_ok, fit_file, tmp_path):
 
 
 def test_get_renderer_picks_gl_and_falls_back(gl_ok, small_fit, monkeypatch, capsys):
+    from imfit.renderers.gabor import render as torch_render
+
     gs = small_fit[0]
     auto = cli.get_renderer("auto")
-    assert auto is not imfit.render
-    assert np.abs(auto(gs, 32, 32) - imfit.render(gs, 32, 32)).max() < GL_BILLBOARD_VS_TORCH
-    assert cli.get_renderer("torch") is imfit.render
+    assert auto is not torch_render
+    assert np.abs(auto(gs, 32, 32) - torch_render(gs, 32, 32)).max() < GL_BILLBOARD_VS_TORCH
+    assert cli.get_renderer("torch") is torch_render
 
     def no_gl():
         raise ImfitError("no OpenGL 3.3 context through EGL (test)")
 
     monkeypatch.setattr("viewer.gl_render.shared_renderer", no_gl)
-    assert cli.get_renderer("auto") is imfit.render
+    assert cli.get_renderer("auto") is torch_render
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "torch" in err
-    with pytest.raises(cli.UserError, match="no OpenGL"):
+    with pytest.raises(ImfitError, match="no OpenGL"):
         cli.get_renderer("gl")
+    with pytest.raises(ImfitError, match="no OpenGL"):
+        imfit.render(gs, 32, 32, backend="gl")
+    # the API's auto falls back the same way, and draws the torch picture
+    assert np.array_equal(imfit.render(gs, 32, 32, backend="auto"), torch_render(gs, 32, 32))
 
 
 def test_render_help_lists_backends():

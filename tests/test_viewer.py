@@ -122,7 +122,7 @@ def test_watched_file_reloads_and_survives_a_broken_write(gl_ctx, small_fit, tmp
     sc = GaborScene(gs, source=src)
     fbo = gl_ctx.framebuffer(color_attachments=[gl_ctx.texture((8, 8), 4, dtype="f4")])
     fbo.use()
-    imfit.save(gs[:10], src)
+    imfit.save(gs[:10], src, overwrite=True)  # the user saving over it
     os.utime(src, (1, 1))  # a different mtime even on coarse-clock filesystems
     sc.draw(gl_ctx, 8, 8, 1.0)
     assert len(sc.base) == 10

@@ -16,8 +16,9 @@ twin of `imfit.render` on a cached EGL context.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -270,6 +271,17 @@ def shared_renderer() -> GaborGL:
         with _current(ctx):
             _shared["gl"] = GaborGL(ctx)
     return _shared["gl"]
+
+
+def gl_backend(strategy: str = "billboard") -> Callable[..., np.ndarray]:
+    """The `gl` entry point of `imfit.renderers`: a renderer on the shared headless context.
+
+    Creates the context now, so that a machine without GL raises ImfitError here (and
+    `imfit.renderers.backends.get_renderer` can fall back to torch) instead of mid-animation.
+    """
+    check_strategy(strategy)
+    shared_renderer()
+    return functools.partial(render_gl, strategy=strategy)
 
 
 def render_gl(gs: GaborSet, width: int | None = None, height: int | None = None,
