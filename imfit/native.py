@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,18 @@ def pm_step(src: torch.Tensor, dst: torch.Tensor, orig: torch.Tensor, dt: float,
     _run_each(run, len(ranges))
     if any(codes):
         raise MemoryError("the diffusion kernel could not allocate its row buffers")
+
+
+@contextmanager
+def single_thread() -> Any:
+    """Run torch on one thread inside the block (restored after).
+
+    The engines issue many small ops (bands of ~64k values, CG vectors): a second OpenMP
+    thread buys little there, and on a busy machine its spin-waits made runs 10x slower.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,23 +344,6 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(a, 0, 1).astype(np.float32)
 
 
-@contextmanager
-def single_thread() -> Any:
-    """Run torch on one thread inside the block (restored after).
-
-    The engines issue many small ops (bands of ~64k values, CG vectors): a second OpenMP
-    thread buys little there, and on a busy machine its spin-waits made runs 10x slower.
-    """
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 # -- the torch engine --------------------------------------------------------------------------
 class TorchDiffusion:
     """The torch reference engine: ping-pong between two padded buffers, one band of rows at a
@@ -457,6 +439,8 @@ class TorchDiffusion:
     # -- stepping ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
         """Advance n steps (each of time dt, in as many substeps as stability needs)."""
+        from imfit.native import single_thread
+
         ctl = self.ctl
         with self.torch.no_grad(), single_thread():
             for _ in range(n):
@@ -630,11 +614,12 @@ def read_diffusion_input(path: str | Path, size: int | None = None,
     notes: list[str] = []
     name = path.name.lower()
     if name.endswith((".gabor.json", ".json", ".txt")):
-        import imfit
+        from imfit.formats.readers import read
+        from imfit.renderers.gabor import render as torch_render
 
-        gs = imfit.load(path)
+        gs = read(path)
         w, h = (gs.width, gs.height) if size is None else fit_size(gs.width, gs.height, size)
-        render = renderer or imfit.render
+        render = renderer or torch_render
         frames = [np.asarray(render(gs, w, h), np.float32)]
         notes.append(f"rendered the fit ({len(gs)} wavelets) at {w}x{h}")
     elif path.is_dir() or path.suffix.lower() in (".mp4", ".gif", ".mov", ".webm", ".mkv",

@@ -78,9 +78,9 @@ def _palette_of_image(path: str, k: int) -> tuple[tuple[float, float, float], ..
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str) -> GaborSet:
-    import imfit
+    from imfit.formats.readers import read
 
-    return imfit.load(path)
+    return read(path)
 
 
 def _palette(gs: GaborSet, a: dict[str, Any]) -> GaborSet:

@@ -6,14 +6,13 @@ previous frame's result as a warm start, with a fresh keyframe every `keyframes`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imfit.errors import ImfitError
-from imfit.formats.images import IMAGE_EXTS
+from imfit.formats.images import list_images
 from imfit.model.gaborset import GaborSet
 
 if TYPE_CHECKING:
@@ -29,22 +28,6 @@ class Job:
     out_dir: Path
     stem: str
     warm: bool  # start from the previous job's result (video frames between keyframes)
-
-
-def _number_key(p: Path) -> tuple[int, str]:
-    """Sort by the first number in the name (frame0002 < frame0010), then by name."""
-    m = re.search(r"\d+", p.stem)
-    return (int(m.group()) if m else -1, p.name)
-
-
-def list_images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise ImfitError(f"{folder}: not a folder")
-    files = [p for p in folder.iterdir()
-             if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.stem.endswith("-wt")]
-    if not files:
-        raise ImfitError(f"{folder}: no images in folder")
-    return sorted(files, key=_number_key)
 
 
 def find_weight(weight: Path | None, image: Path) -> Path | None:

@@ -9,6 +9,7 @@ on a background or returned as a weight map.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -161,3 +162,19 @@ def save_png(img: np.ndarray, path: str | os.PathLike[str], overwrite: bool = Tr
     pil = Image.fromarray(to_uint8(img))
     return atomic_write(path, lambda f: pil.save(f, format=fmt), overwrite=overwrite)
 
+
+def number_key(p: Path) -> tuple[int, str]:
+    """Sort by the first number in the name (frame0002 < frame0010), then by name."""
+    m = re.search(r"\d+", p.stem)
+    return (int(m.group()) if m else -1, p.name)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The images of a folder in frame order (weight maps `*-wt.*` left out)."""
+    if not folder.is_dir():
+        raise ImfitError(f"{folder}: not a folder")
+    files = [p for p in folder.iterdir()
+             if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.stem.endswith("-wt")]
+    if not files:
+        raise ImfitError(f"{folder}: no images in folder")
+    return sorted(files, key=number_key)

@@ -142,7 +142,7 @@ def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
 
     path = Path(path)
     if path.is_dir():
-        from imfit.fitting.modes import list_images
+        from imfit.formats.images import list_images
 
         return [read_image(p)[0] for p in list_images(path)]
     if not path.exists():

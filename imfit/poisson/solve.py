@@ -129,7 +129,7 @@ def solve_cg(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
     CGs side by side. `precondition`: one multigrid V-cycle per iteration (imfit.poisson.multigrid),
     tens of iterations instead of hundreds; False runs plain CG, its tested twin.
     """
-    from imfit.diffusion.engine import single_thread
+    from imfit.native import single_thread
 
     with single_thread():
         return _solve_cg(system, tol, max_iter, x0, precondition)
