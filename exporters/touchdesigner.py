@@ -34,6 +34,15 @@ def tsv_text(gs: GaborSet) -> str:
     return "\n".join(rows) + "\n"
 
 
+def output_size(aspect: float, longest: int = 1280) -> tuple[int, int]:
+    """The GLSL TOP's resolution: the fit's aspect with the longer side 1280 (1280 x 720 for a
+    16:9 fit), the most a non-commercial TouchDesigner renders; the fitted size (often 256 px)
+    would look blurry on a stage output. Even sides, as video encoders want."""
+    if aspect >= 1:
+        return longest, max(2, 2 * round(longest / aspect / 2))
+    return max(2, 2 * round(longest * aspect / 2)), longest
+
+
 def build(gs: GaborSet, stem: str, opts: Options) -> Export:
     gs, notes = capped(gs, "touchdesigner", opts, None, None, "", "")
     tsv, shader, script = f"{stem}.tsv", f"{stem}_pixel.glsl", f"{stem}_build.py"
@@ -41,19 +50,21 @@ def build(gs: GaborSet, stem: str, opts: Options) -> Export:
     ex.text(tsv, tsv_text(gs))
     ex.text(shader, template("td_pixel.glsl", header=comment_block(conventions(gs)).rstrip(),
                              gabor=gabor_source().rstrip(), bias=bias_vec3(gs)))
-    ex.text(script, template("td_build.py.in", tsv=tsv, shader=shader, width=gs.width,
-                             height=gs.height, groups=repr([list(g) for g in GROUPS])))
+    w, h = output_size(gs.aspect)
+    ex.text(script, template("td_build.py.in", tsv=repr(tsv), shader=repr(shader), width=w,
+                             height=h, groups=repr([list(g) for g in GROUPS])))
     ex.text("README-touchdesigner.txt", readme(gs, "touchdesigner", {
         tsv: "Table DAT: header row of channel names, one wavelet per row",
         shader: "GLSL TOP pixel shader (texture buffers uW0, uW1, uW2)",
         script: "Textport script that builds the network",
     }, [
         f"Put the files next to your .toe, open the Textport (Alt+T) and run: "
-        f"exec(open(project.folder + '/{script}').read())",
+        f"exec(open(project.folder + '/' + {script!r}).read())",
         "By hand: Table DAT (file) -> DAT to CHOP (first row = names, channel per column) -> "
         "3 Select CHOPs (x y theta sigma | gamma wavelength phase_r phase_g | phase_b amp_r "
         "amp_g amp_b) -> GLSL TOP Arrays page: uW0..uW2, type vec4, array type Texture Buffer.",
-        "GLSL TOP pixel format: 32-bit float (RGBA).",
+        "GLSL TOP pixel format: 32-bit float (RGBA). Vectors page: uCenter (x, y), uZoom, "
+        "uGain, uPhase (radians; drive it from a Speed CHOP for a smooth drift).",
     ]))
     return ex
 

@@ -198,6 +198,10 @@ def rectangle_r32f(ctx: Any, width: int, height: int, data: bytes) -> RawTexture
     return tex
 
 
+# the Vectors-page uniforms the build script sets (the default view)
+TD_VIEW = {"uCenter": (0.0, 0.0), "uZoom": 1.0, "uGain": 1.0, "uPhase": 0.0}
+
+
 # -- one call per target, for pictures (docs/make_export_renders.py) --------------------------
 def render_export(ctx: Any, gs: Any, target: str, width: int, height: int) -> Any:
     """Render `target`'s exported shader for `gs` in the moderngl harness: (H, W, 4) float32.
@@ -226,7 +230,8 @@ def render_export(ctx: Any, gs: Any, target: str, width: int, height: int) -> An
                                .tobytes()) for k in range(3)]
         info = (1 / width, 1 / height, float(width), float(height))
         return run_fullscreen(ctx, TD_SHIM_GL + with_bindings(src, ["uW0", "uW1", "uW2"]),
-                              width, height, {"uTDOutputInfo.res": info}, bound(bufs))
+                              width, height, {"uTDOutputInfo.res": info, **TD_VIEW},
+                              bound(bufs))
     if target == "max":
         root = ET.fromstring(files["fit.jxs"].decode())
         fp = next(p for p in root.iter("program") if p.get("type") == "fragment").text or ""

@@ -96,9 +96,16 @@ def test_touchdesigner_shader_compiles_for_vulkan_and_matches_torch(gl_ctx, smal
                              .tobytes()) for k in range(3)]
     info = (1 / SIZE, 1 / SIZE, SIZE, SIZE)
     shader = H.TD_SHIM_GL + H.with_bindings(src, ["uW0", "uW1", "uW2"])
-    out = run_fullscreen(gl_ctx, shader, SIZE, SIZE, {"uTDOutputInfo.res": info},
+    out = run_fullscreen(gl_ctx, shader, SIZE, SIZE, {"uTDOutputInfo.res": info, **H.TD_VIEW},
                          H.bound(bufs))
     _check(out, gs, "touchdesigner")
+    # the Vectors-page uniforms mean what imfit's view and edits mean
+    view = {"uCenter": (0.2, -0.1), "uZoom": 1.7, "uGain": 0.6, "uPhase": 0.9}
+    out = run_fullscreen(gl_ctx, shader, SIZE, SIZE, {"uTDOutputInfo.res": info, **view},
+                         H.bound(bufs))
+    edited = imfit.edit.shift_phase(imfit.edit.gain(gs, 0.6), 0.9)
+    ref = imfit.render(edited, SIZE, SIZE, center=(0.2, -0.1), zoom=1.7)
+    assert np.abs(out[..., :3] - ref).max() <= EXPORT_VS_TORCH
     for b in bufs:
         b.release()
 
