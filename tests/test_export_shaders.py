@@ -128,7 +128,7 @@ def test_max_jxs_programs_compile_and_match_torch(gl_ctx, small_fit):
     # Jitter uploads the 1-plane float32 matrix of 12 x N as a rectangle texture
     matrix = imfit.formats.readers.read_jxf_bytes(files["fit.jxf"])
     tex = H.rectangle_r32f(gl_ctx, 12, len(gs), matrix.astype("<f4").tobytes())
-    defaults = {"zoom": 1.0, "center": (0.0, 0.0), "gain": 1.0,
+    defaults = {"zoom": 1.0, "center": (0.0, 0.0), "gain": 1.0, "phase": 0.0,
                 "bias": tuple(float(b) for b in gs.bias), "resolution": (SIZE, SIZE)}
     for prm in root.findall("param"):
         if prm.get("default") and prm.get("name") in defaults and prm.get("name") != "bias":
@@ -137,6 +137,12 @@ def test_max_jxs_programs_compile_and_match_torch(gl_ctx, small_fit):
     out = run_fullscreen(gl_ctx, progs["fp"].text.strip(), SIZE, SIZE, defaults,
                          {"wavelets": tex})
     _check(out, gs, "max jxs")
+    # the parameters the .maxpat's number boxes send mean imfit's view and edits
+    view = {**defaults, "zoom": 1.7, "center": (0.2, -0.1), "gain": 0.6, "phase": 0.9}
+    out = run_fullscreen(gl_ctx, progs["fp"].text.strip(), SIZE, SIZE, view, {"wavelets": tex})
+    ref = imfit.render(imfit.edit.shift_phase(imfit.edit.gain(gs, 0.6), 0.9), SIZE, SIZE,
+                       center=(0.2, -0.1), zoom=1.7)
+    assert np.abs(out[..., :3] - ref).max() <= EXPORT_VS_TORCH
     tex.release()
 
 
