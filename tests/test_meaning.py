@@ -307,6 +307,25 @@ def test_palette_keeps_a_swing_that_points_opposite_a_palette_direction():
     assert np.allclose(d, d[0], atol=1e-6)  # same relative phases: the same colour swing
 
 
+def test_palette_swings_along_the_palette_direction_nearest_by_angle_either_sign():
+    """Random swing directions: each comes out parallel (either sign) to the palette
+    direction closest to its own line, computed here from the palette itself."""
+    rng = np.random.default_rng(7)
+    pal = edit.parse_colors("red+lime+blue+white")
+    dirs = pal - pal.mean(0)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    n = 24
+    s = rng.normal(size=(n, 3))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    p = np.repeat(wavelet(), n, 0)
+    p[:, 9:12], p[:, 6:9] = np.abs(0.2 * s), np.where(s < 0, math.pi, 0.0)
+    out = edit.palette_map(GaborSet(p, 64, 64), pal).params.astype(np.float64)
+    swing = out[:, 9:12] * np.cos(out[:, 6:9])  # real coefficients: phases are 0 or pi
+    swing /= np.linalg.norm(swing, axis=1, keepdims=True)
+    best = np.argmax(np.abs(s @ dirs.T), axis=1)
+    assert np.allclose(np.abs(np.einsum("nc,nc->n", swing, dirs[best])), 1.0, atol=1e-5)
+
+
 def test_keep_rect_and_image_mask(tmp_path):
     """Kills: keep_rect_axes, keep_mask_y_up."""
     p = np.repeat(wavelet(), 3, 0)
