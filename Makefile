@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-0.1
 
-.PHONY: demo test lint bench clean test-blender
+.PHONY: demo test lint bench clean test-blender mutants
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Plant each bug of tools/mutants_table.py in a temp copy of the tree and run the tests meant to
+# catch it; lists the survivors (docs/testing.md). `make mutants MUTANTS_ARGS="-k zoom"` for some.
+mutants: $(STAMP)
+	$(PY) tools/mutants.py $(MUTANTS_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/fit.py

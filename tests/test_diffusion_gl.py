@@ -213,3 +213,55 @@ def test_scene_bad_input():
         DiffusionScene("nope", img)
     with pytest.raises(ImfitError, match="source and a mask"):
         DiffusionScene("poisson", img)
+
+
+def test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines(gl_ctx, assets, tmp_path,
+                                                                    monkeypatch):
+    """`--backend gl` from the command line: the GLSL engine runs (counted, not replaced) and
+    its frames/picture match the torch backend's within the GL tolerance plus 8-bit rounding."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    import viewer.diffusion_gl as dgl
+    from cli import main
+
+    made = []
+    real_engine, real_solve = dgl.GLDiffusion, dgl.solve_gl
+
+    def engine(*a, **k):
+        made.append("diffuse")
+        return real_engine(*a, **k)
+
+    def solve(*a, **k):
+        made.append("blend")
+        return real_solve(*a, **k)
+
+    monkeypatch.setattr(dgl, "GLDiffusion", engine)
+    monkeypatch.setattr(dgl, "solve_gl", solve)
+    run = CliRunner().invoke
+    tol = DIFFUSION_GL_VS_TORCH + 1 / 255
+    for backend in ("torch", "gl"):
+        r = run(main, ["diffuse", str(assets / "chelsea.png"), "--preset", "perona-malik",
+                       "--steps", "8", "--every", "4", "--size", "40", "--backend", backend,
+                       "-o", str(tmp_path / f"d-{backend}")])
+        assert r.exit_code == 0, r.output
+    frames = {b: [np.asarray(Image.open(f), np.float64) / 255
+                  for f in sorted((tmp_path / f"d-{b}").glob("*.png"))] for b in ("torch", "gl")}
+    assert len(frames["gl"]) == len(frames["torch"]) == 3
+    for a, b in zip(frames["torch"], frames["gl"]):
+        assert np.abs(a - b).max() <= tol
+    assert np.abs(frames["gl"][-1] - frames["gl"][0]).max() > 0.05  # it diffused
+    src = tmp_path / "src.png"
+    Image.open(assets / "chelsea.png").resize((30, 20)).save(src)
+    m = np.zeros((20, 30), np.uint8)
+    m[3:17, 4:26] = 255
+    Image.fromarray(m).save(tmp_path / "m.png")
+    for backend in ("torch", "gl"):
+        r = run(main, ["blend", str(src), str(assets / "astronaut.png"), "--mask",
+                       str(tmp_path / "m.png"), "--backend", backend,
+                       "-o", str(tmp_path / f"b-{backend}.png")])
+        assert r.exit_code == 0, r.output
+    a, b = (np.asarray(Image.open(tmp_path / f"b-{k}.png"), np.float64) / 255
+            for k in ("torch", "gl"))
+    assert np.abs(a - b).max() <= POISSON_GL_VS_TORCH + 1 / 255
+    assert made == ["diffuse", "blend"]

@@ -212,10 +212,18 @@ def test_web_page_shader_compiles_and_matches_torch(gl_ctx, small_fit):
     tex.release()
 
 
-def test_web_page_javascript_parses(small_fit, tmp_path):
+def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed (only used to syntax-check the page's script)")
+        msg = "node is not installed (.ci/hosts/node.sh installs it)"
+        if H.IN_CI:
+            pytest.fail(f"CI=true and {msg}")
+        pytest.skip(msg)
+    return node
+
+
+def test_web_page_javascript_parses(small_fit, tmp_path):
+    node = _node()
     html = _text(_files(small_fit[0], "web"), "index.html")
     js = re.findall(r"<script>(.*?)</script>", html, re.S)
     assert len(js) == 1
@@ -223,6 +231,69 @@ def test_web_page_javascript_parses(small_fit, tmp_path):
     r = subprocess.run([node, "--check", str(tmp_path / "page.js")], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+# The page's own script, run by node against a recording stand-in for the DOM and WebGL2 (the
+# browser test renders the page for real; this one checks what the script does with the
+# pointer): which uniforms it sets after a drag and a wheel turn.
+_PAGE_HOST = r"""
+const fs = require("fs");
+const [page, data] = [fs.readFileSync(process.argv[2], "utf8"), process.argv[3]];
+const handlers = {};
+const on = (who) => (type, fn) => { handlers[who + ":" + type] = fn; };
+const uniforms = {};
+const el = (extra) => Object.assign({ style: {}, addEventListener: on("el"), textContent: "" },
+                                    extra);
+const canvas = el({ clientHeight: 300, clientWidth: 300, width: 300, height: 300,
+                    addEventListener: on("canvas") });
+canvas.getContext = () => new Proxy({}, { get: (_, name) => {
+  if (name === "getUniformLocation") return (_p, n) => n;
+  if (name.startsWith("uniform")) return (loc, ...v) => { uniforms[loc] = v; };
+  if (name.startsWith("get") && name.endsWith("Parameter")) return () => true;
+  return typeof name === "string" && name === name.toUpperCase() ? 1 : () => ({});
+}});
+const ids = { view: canvas, info: el({}), drift: el({ value: "0" }), gain: el({ value: "1" }),
+              "imfit-vs": el({ textContent: "" }), "imfit-fs": el({ textContent: "" }),
+              "imfit-data": el({ textContent: data }) };
+global.document = { getElementById: (id) => ids[id], body: el({}) };
+global.window = { addEventListener: on("window"), innerWidth: 300, innerHeight: 300,
+                  devicePixelRatio: 1 };
+let raf = null;
+global.requestAnimationFrame = (fn) => { raf = fn; };
+global.performance = { now: () => 0 };
+global.atob = (b) => Buffer.from(b, "base64").toString("binary");
+new Function(page)();
+handlers["canvas:pointerdown"]({ clientX: 100, clientY: 100 });
+handlers["window:pointermove"]({ clientX: 130, clientY: 150 });
+handlers["window:pointerup"]({});
+raf(16);
+const dragged = { center: uniforms.imfit_center, zoom: uniforms.imfit_zoom };
+handlers["canvas:wheel"]({ deltaY: -100, preventDefault: () => {} });
+raf(32);
+console.log(JSON.stringify({ dragged, wheeled: { zoom: uniforms.imfit_zoom } }));
+"""
+
+
+def test_web_page_drag_moves_the_picture_with_the_pointer_and_wheel_zooms(small_fit,
+                                                                          tmp_path):
+    """Dragging 30 px right and 50 px down on a 300 px tall canvas moves the view centre by
+    -(30, 50) * 2/300 units (the picture follows the pointer, y down like CSS); a wheel turn
+    towards the user zooms in by exp(0.1)."""
+    import json
+
+    node = _node()
+    gs = small_fit[0]
+    html = _text(_files(gs, "web"), "index.html")
+    (tmp_path / "page.js").write_text(re.findall(r"<script>(.*?)</script>", html, re.S)[0])
+    (tmp_path / "host.js").write_text(_PAGE_HOST)
+    data = _script(html, "imfit-data").strip()
+    r = subprocess.run([node, str(tmp_path / "host.js"), str(tmp_path / "page.js"), data],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["dragged"]["center"] == pytest.approx([-30 * 2 / 300, -50 * 2 / 300])
+    assert got["dragged"]["zoom"] == [pytest.approx(1.0)]
+    assert got["wheeled"]["zoom"] == [pytest.approx(np.exp(0.1))]
 
 
 # -- all shader targets paste the ONE Gabor evaluation ----------------------------------------
@@ -234,3 +305,65 @@ def test_shader_exports_embed_the_shared_gabor_source(small_fit, target, name):
 
     text = _text(_files(small_fit[0], target), name)
     assert gabor_source().strip() in text
+
+
+# -- every knob a target exposes means what it says -----------------------------------------------
+# The default view (zoom 1, centre 0, gain 1, time 0) cannot tell a knob that works from one the
+# shader ignores; these render with every knob moved and compare with the same edit in torch.
+KNOBS = {"zoom": 2.0, "center": (0.2, -0.1), "gain": 0.6}
+
+
+def _check_knobs(out: np.ndarray, gs: imfit.GaborSet, what: str) -> None:
+    from imfit import edit
+
+    ref = imfit.render(edit.gain(gs, KNOBS["gain"]), SIZE, SIZE, center=KNOBS["center"],
+                       zoom=KNOBS["zoom"])
+    err = np.abs(out[..., :3] - ref).max()
+    assert err <= EXPORT_VS_TORCH, f"{what}: max |GL - torch| = {err:.4g} with moved knobs"
+
+
+def test_glsl_zoom_center_and_gain_uniforms(gl_ctx, small_fit):
+    gs = small_fit[0]
+    src = _text(_files(gs, "glsl"), "fit.texture.frag")
+    tex = _data_texture(gl_ctx, gs)
+    out = run_fullscreen(gl_ctx, src, SIZE, SIZE, {
+        "imfit_resolution": (SIZE, SIZE), "imfit_zoom": KNOBS["zoom"],
+        "imfit_center": KNOBS["center"], "imfit_gain": KNOBS["gain"]}, {"imfit_data": tex})
+    tex.release()
+    _check_knobs(out, gs, "glsl")
+
+
+def test_max_zoom_center_and_gain_params(gl_ctx, small_fit):
+    gs = small_fit[0]
+    files = _files(gs, "max")
+    root = ET.fromstring(_text(files, "fit.jxs"))
+    fp = {p.get("name"): p for p in root.find("language").iter("program")}["fp"]
+    matrix = exporters.readers.read_jxf_bytes(files["fit.jxf"])
+    tex = H.rectangle_r32f(gl_ctx, 12, len(gs), matrix.astype("<f4").tobytes())
+    out = run_fullscreen(gl_ctx, fp.text.strip(), SIZE, SIZE, {
+        **KNOBS, "bias": tuple(float(b) for b in gs.bias), "resolution": (SIZE, SIZE)},
+        {"wavelets": tex})
+    tex.release()
+    _check_knobs(out, gs, "max jxs")
+
+
+def test_isf_zoom_center_and_gain_inputs(gl_ctx, small_fit):
+    gs = small_fit[0]
+    src = _text(_files(gs, "isf"), "fit.fs")
+    u = _isf_defaults(H.isf_header(src))
+    assert {"zoom", "center", "gain"} <= set(u)
+    u.update(KNOBS)
+    _check_knobs(run_fullscreen(gl_ctx, H.isf_shim(src, es=False), SIZE, SIZE, u), gs, "isf")
+
+
+def test_shadertoy_drift_advances_all_three_phases(gl_ctx, small_fit):
+    """DRIFT radians per second times iTime on every channel's phase."""
+    from imfit import edit
+
+    gs = small_fit[0]
+    src = _text(_files(gs, "shadertoy"), "fit.shadertoy.glsl")
+    assert "const float DRIFT = 0.0;" in src
+    src = src.replace("const float DRIFT = 0.0;", "const float DRIFT = 0.5;")
+    out = run_fullscreen(gl_ctx, H.shadertoy_shim(src, es=False), SIZE, SIZE,
+                         {"iResolution": (SIZE, SIZE, 1.0), "iTime": np.pi})
+    _check(out, edit.shift_phase(gs, np.pi / 2), "shadertoy drift")

@@ -178,3 +178,118 @@ def test_cuda_and_mps_fail_clearly_when_absent():
     if not torch.cuda.is_available():
         with pytest.raises(ImfitError, match="no CUDA"):
             Fitter(t, FitSettings(device="cuda"))
+
+
+def test_ctrl_c_result_is_exactly_the_parameters_at_the_interrupt(assets):
+    """The interrupted fit returns the very parameters it had when Ctrl-C landed (not a fresh
+    start, not a re-solve). Planted bug: the interrupt handler re-initialised the set."""
+    t, _ = load_target(assets / "astronaut.png", 32)
+    s = FitSettings(num_gabors=16, size=32, iterations=200, rescales=0, solve_every=0)
+    f = Fitter(t, s)
+    seen = {}
+
+    def progress(step, total, p):
+        if step >= 30:
+            seen["gs"] = f.current()
+            raise KeyboardInterrupt
+
+    res = f.run(progress)
+    assert res.interrupted and res.steps == 30
+    assert np.array_equal(res.gaborset.params, seen["gs"].params)
+    assert res.gaborset.bias == seen["gs"].bias
+    assert res.psnr > psnr(np.broadcast_to(np.asarray(t.mean((0, 1))), t.shape), t) + 1.0
+
+
+def _lr_log(monkeypatch) -> list[float]:
+    """Record the base group's learning rate at every optimiser step of a fit."""
+    import torch
+
+    from imfit import fit as fitmod
+
+    log: list[float] = []
+
+    class Adam(torch.optim.Adam):
+        def step(self, closure=None):  # type: ignore[override]
+            log.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(fitmod.torch.optim, "Adam", Adam)
+    return log
+
+
+def test_plateau_multiplies_the_rate_by_gamma_after_20_stale_steps(monkeypatch):
+    """With a learning rate so small that the loss cannot move, every ~20 steps without a
+    0.01% improvement multiply the rate by --gamma (on top of the cosine schedule)."""
+    import math
+
+    log = _lr_log(monkeypatch)
+    t = np.random.default_rng(0).uniform(0, 1, (16, 16, 3)).astype(np.float32)
+    s = FitSettings(num_gabors=8, size=16, iterations=100, rescales=0, global_lr=1e-9,
+                    gamma=0.5, solve_every=0, replace_every=0, early_stop=False)
+    fit_image(t, s)
+    assert len(log) == 100
+    base = 1e-9 * 0.25  # the first group (positions) runs at a quarter of the global rate
+    plateau = [lr / (base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * i / 100))))
+               for i, lr in enumerate(log)]
+    drops = [i for i in range(1, 100) if plateau[i] < plateau[i - 1] * 0.99]
+    assert len(drops) == 4 and 20 <= drops[0] <= 23  # 100 stale steps: four decays
+    assert all(b - a in (20, 21, 22) for a, b in zip(drops, drops[1:]))
+    assert plateau[-1] == pytest.approx(0.5**4, rel=1e-6)
+
+
+def test_mutation_perturbs_one_percent_rarely_and_cools_down(assets):
+    """torch-imfit's mutation: each step fires with probability 2%, moves 1% of the wavelets
+    by Gaussian steps scaled by mutation_scale * (1 - progress)."""
+    import torch
+
+    t, _ = load_target(assets / "astronaut.png", 32)
+    f = Fitter(t, FitSettings(num_gabors=300, size=32, mutation_scale=0.5, seed=4))
+    fired, moved, steps = 0, [], []
+    for _ in range(3000):
+        before = f.params.pos.detach().clone()
+        f._mutate(0.0)
+        d = (f.params.pos.detach() - before).norm(dim=1)
+        if (d > 0).any():
+            fired += 1
+            moved.append(int((d > 0).sum()))
+            steps.append((f.params.pos.detach() - before)[d > 0])
+    assert 35 <= fired <= 90  # 2% of 3000 = 60
+    assert set(moved) == {3}  # 1% of 300
+    std = float(torch.cat(steps).std())
+    assert 0.04 < std < 0.06  # 0.1 * 0.5 at the start
+    cold = f.params.pos.detach().clone()
+    for _ in range(500):
+        f._mutate(1.0)  # at the end of the schedule it has cooled to nothing
+    assert torch.equal(cold, f.params.pos.detach())
+
+
+def test_mutation_runs_every_step_of_a_fit_only_when_asked(assets, monkeypatch):
+    t, _ = load_target(assets / "astronaut.png", 16)
+    calls = []
+    monkeypatch.setattr(Fitter, "_mutate", lambda self, frac: calls.append(frac))
+    s = FitSettings(num_gabors=8, size=16, iterations=30, rescales=0, early_stop=False)
+    fit_image(t, s)
+    assert calls == []
+    fit_image(t, FitSettings(**{**s.__dict__, "mutation_scale": 0.3}))
+    assert len(calls) == 30 and calls[0] == 0.0 and calls[-1] == pytest.approx(29 / 30)
+
+
+def test_pure_torch_fit_path_reaches_the_c_path_quality(small_fit, assets, monkeypatch):
+    """The path a GPU or a machine without a C compiler takes (IMFIT_NO_CKERNEL=1: the tiled
+    torch renderer and its analytic backward) fits the same photo, same settings, to within
+    0.3 dB of the C kernel's PSNR."""
+    from imfit import ckernel
+    from imfit import renderer as R
+
+    gs_c, target = small_fit
+    monkeypatch.setenv("IMFIT_NO_CKERNEL", "1")
+    ckernel.load.cache_clear()
+    try:
+        assert not R.use_fused(__import__("torch").zeros(1))
+        s = FitSettings(num_gabors=96, size=64, iterations=60, rescales=1, seed=1)
+        res = fit_image(target, s)
+    finally:
+        monkeypatch.delenv("IMFIT_NO_CKERNEL")
+        ckernel.load.cache_clear()
+    assert abs(res.psnr - gs_c.meta["psnr"]) < 0.3, (res.psnr, gs_c.meta["psnr"])
+    assert res.psnr > 20.0

@@ -27,13 +27,27 @@ def test_grayscale_rgba_16bit_palette(tmp_path, assets):
     assert read_image(tmp_path / "p.png")[0].shape == (256, 256, 3)
 
 
-def test_exif_orientation_is_honoured(tmp_path):
-    im = Image.new("RGB", (40, 20), (255, 0, 0))
+@pytest.mark.parametrize("orientation, quadrants", [
+    # EXIF 6: the stored picture is shown turned 90 degrees clockwise; 8: counter-clockwise.
+    # Stored quadrants: red top-left, green top-right, blue bottom-left, white bottom-right.
+    (6, [(0, 0, 1), (1, 0, 0), (1, 1, 1), (0, 1, 0)]),
+    (8, [(0, 1, 0), (1, 1, 1), (1, 0, 0), (0, 0, 1)]),
+])
+def test_exif_orientation_is_honoured(tmp_path, orientation, quadrants):
+    """Where each stored corner lands on display, not just the turned shape (90 and 270
+    degrees have the same shape)."""
+    a = np.zeros((20, 40, 3), np.uint8)
+    a[:10, :20], a[:10, 20:], a[10:, :20], a[10:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), 255
+    im = Image.fromarray(a)
     exif = im.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees on display
-    im.save(tmp_path / "o.jpg", exif=exif)
+    exif[0x0112] = orientation
+    im.save(tmp_path / "o.jpg", exif=exif, quality=95)
     rgb, _ = read_image(tmp_path / "o.jpg")
     assert rgb.shape[:2] == (40, 20)
+    # display order: top-left, top-right, bottom-left, bottom-right quadrant centres
+    got = [tuple(int(v) for v in np.round(rgb[y, x])) for y, x in ((5, 5), (5, 15), (35, 5),
+                                                                   (35, 15))]
+    assert got == quadrants
 
 
 def test_area_resize_keeps_aspect_and_mean(assets):

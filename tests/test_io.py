@@ -89,6 +89,35 @@ def test_atomic_save_never_leaves_half_files(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["a.gabor.json"]
 
 
+def test_atomic_write_keeps_the_old_file_whole_until_the_rename(tmp_path):
+    """While the new content is being written, the target still holds the complete old file;
+    a failure midway leaves it byte for byte (planted bug: writing straight to the path)."""
+    from imfit.io import atomic_write
+
+    f = tmp_path / "out.bin"
+    f.write_bytes(b"old content")
+    seen = []
+
+    def write(fh):
+        fh.write(b"new")
+        fh.flush()
+        seen.append(f.read_bytes())
+        fh.write(b" content, longer")
+
+    atomic_write(f, write)
+    assert seen == [b"old content"] and f.read_bytes() == b"new content, longer"
+
+    def fail(fh):
+        fh.write(b"half")
+        fh.flush()
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_write(f, fail)
+    assert f.read_bytes() == b"new content, longer"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
 def test_torch_imfit_txt_example_row(tmp_path):
     row = ("0.135871,-0.284512,1.925725,0.048071,0.905733,-0.121680,-0.885081,-0.999156,"
            "-1.000000,0.538317,0.367414,0.296691")

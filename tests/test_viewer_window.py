@@ -66,8 +66,13 @@ def test_screenshot_recording_and_resize_keys(xvfb_display, gl_ctx, fit_file, tm
     r = imfit_cmd("view", fit_file, "--size", "90x70", "--test-frames", 10, "--events", events,
                   cwd=tmp_path, display=xvfb_display)
     assert r.returncode == 0, r.stderr
-    assert read_image(tmp_path / "imfit-shot-001.png")[0].shape == (70, 90, 3)
-    assert read_image(tmp_path / "imfit-shot-002.png")[0].shape == (60, 100, 3)
+    # the shots show the fit (not a blank or stale buffer) at each window size
+    gs = imfit.load(fit_file)
+    for name, (w, h) in (("imfit-shot-001.png", (90, 70)), ("imfit-shot-002.png", (100, 60))):
+        shot = read_image(tmp_path / name)[0]
+        assert shot.shape == (h, w, 3)
+        assert np.abs(shot - render_gl(gs, w, h)).max() <= WINDOW_VS_HEADLESS, name
+        assert shot.std() > 0.05
     rec = read_frames(tmp_path / "imfit-rec-001.mp4")
     assert len(rec) == 5 and rec[0].shape[:2] == (70, 90)
     assert "wrote" in r.stdout and "imfit-rec-001.mp4" in r.stdout
