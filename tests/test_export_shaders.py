@@ -314,7 +314,7 @@ KNOBS = {"zoom": 2.0, "center": (0.2, -0.1), "gain": 0.6}
 
 
 def _check_knobs(out: np.ndarray, gs: imfit.GaborSet, what: str) -> None:
-    from imfit import edit
+    from imfit.edit import ops as edit
 
     ref = imfit.render(edit.gain(gs, KNOBS["gain"]), SIZE, SIZE, center=KNOBS["center"],
                        zoom=KNOBS["zoom"])
@@ -338,7 +338,7 @@ def test_max_zoom_center_and_gain_params(gl_ctx, small_fit):
     files = _files(gs, "max")
     root = ET.fromstring(_text(files, "fit.jxs"))
     fp = {p.get("name"): p for p in root.find("language").iter("program")}["fp"]
-    matrix = exporters.readers.read_jxf_bytes(files["fit.jxf"])
+    matrix = imfit.formats.readers.read_jxf_bytes(files["fit.jxf"])
     tex = H.rectangle_r32f(gl_ctx, 12, len(gs), matrix.astype("<f4").tobytes())
     out = run_fullscreen(gl_ctx, fp.text.strip(), SIZE, SIZE, {
         **KNOBS, "bias": tuple(float(b) for b in gs.bias), "resolution": (SIZE, SIZE)},
@@ -358,7 +358,7 @@ def test_isf_zoom_center_and_gain_inputs(gl_ctx, small_fit):
 
 def test_shadertoy_drift_advances_all_three_phases(gl_ctx, small_fit):
     """DRIFT radians per second times iTime on every channel's phase."""
-    from imfit import edit
+    from imfit.edit import ops as edit
 
     gs = small_fit[0]
     src = _text(_files(gs, "shadertoy"), "fit.shadertoy.glsl")

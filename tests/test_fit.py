@@ -204,7 +204,7 @@ def _lr_log(monkeypatch) -> list[float]:
     """Record the base group's learning rate at every optimiser step of a fit."""
     import torch
 
-    from imfit import fit as fitmod
+    from imfit.fitting import fitter as fitmod
 
     log: list[float] = []
 
@@ -278,18 +278,18 @@ def test_pure_torch_fit_path_reaches_the_c_path_quality(small_fit, assets, monke
     """The path a GPU or a machine without a C compiler takes (IMFIT_NO_CKERNEL=1: the tiled
     torch renderer and its analytic backward) fits the same photo, same settings, to within
     0.3 dB of the C kernel's PSNR."""
-    from imfit import ckernel
-    from imfit import renderer as R
+    from imfit import native
+    from imfit.renderers import gabor as R
 
     gs_c, target = small_fit
     monkeypatch.setenv("IMFIT_NO_CKERNEL", "1")
-    ckernel.load.cache_clear()
+    native.load.cache_clear()
     try:
         assert not R.use_fused(__import__("torch").zeros(1))
         s = FitSettings(num_gabors=96, size=64, iterations=60, rescales=1, seed=1)
         res = fit_image(target, s)
     finally:
         monkeypatch.delenv("IMFIT_NO_CKERNEL")
-        ckernel.load.cache_clear()
+        native.load.cache_clear()
     assert abs(res.psnr - gs_c.meta["psnr"]) < 0.3, (res.psnr, gs_c.meta["psnr"])
     assert res.psnr > 20.0

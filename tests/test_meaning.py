@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 import imfit
-from imfit import animate, edit, morph
-from imfit.gaborset import COL, GaborSet
-from imfit.ops import apply_ops, parse_ops
+from imfit.edit import animate, morph
+from imfit.edit import ops as edit
+from imfit.edit.syntax import apply_ops, parse_ops
+from imfit.model.gaborset import COL, GaborSet
 
 RADIUS = 4.5  # the documented window cut (gaborset / gabor.glsl)
 # float32 renderers vs the float64 twin: rounding of a few dozen ops on values <= 1, plus the
@@ -28,7 +29,7 @@ TWIN = 2e-5
 
 def twin(params: np.ndarray, w: int, h: int, bias, center=(0.0, 0.0), zoom: float = 1.0,
          clamp: bool = True) -> np.ndarray:
-    """The pixel formula of imfit.gaborset's docstring, in float64 numpy, nothing shared."""
+    """The pixel formula of imfit.model.gaborset's docstring, in float64 numpy, nothing shared."""
     scale = 2.0 / (zoom * h)
     xs = center[0] + (np.arange(w) + 0.5 - w / 2) * scale
     ys = center[1] + (np.arange(h) + 0.5 - h / 2) * scale
@@ -75,7 +76,7 @@ def test_pure_torch_tiled_renderer_is_the_formula(center, zoom):
     tiled_bbox_axes (a long thin wavelet at 0.7 rad needs the right bounding box)."""
     import torch
 
-    from imfit.renderer import View, render_tiled
+    from imfit.renderers.gabor import View, render_tiled
 
     gs = one(sigma=0.4, gamma=0.05)
     view = View.of(52, 36, center, zoom)
@@ -101,7 +102,7 @@ def test_pure_torch_backward_matches_numeric_gradient_per_column():
     gradient behind large position gradients). Kills: tiled_backward_theta_sign."""
     import torch
 
-    from imfit.renderer import View, coefficients, render_tiled_coef
+    from imfit.renderers.gabor import View, coefficients, render_tiled_coef
 
     p = torch.from_numpy(wavelet(sigma=0.3, gamma=0.12)).double()
     view = View.of(24, 20)
@@ -416,7 +417,7 @@ def test_each_loss_term_is_its_formula(term):
     sobel_loss_gy_dropped."""
     import torch
 
-    from imfit.fit import FitSettings, _loss
+    from imfit.fitting.fitter import FitSettings, _loss
 
     rng = np.random.default_rng(2)
     h, w = 12, 17
@@ -439,7 +440,7 @@ def test_each_loss_term_is_its_formula(term):
 # -- images, PNG and frames ---------------------------------------------------------------------
 def test_png_values_round_to_the_nearest_8_bit_step(tmp_path):
     """Kills: uint8_truncates."""
-    from imfit.image import save_png
+    from imfit.formats.images import save_png
 
     img = np.full((2, 3, 3), 0.3, np.float32)  # 76.5 -> 77
     img[0, 0] = [0.998, 0.002, 0.5]  # 254.49 -> 254, 0.51 -> 1, 127.5 -> 128
@@ -450,7 +451,7 @@ def test_png_values_round_to_the_nearest_8_bit_step(tmp_path):
 
 def test_frames_folder_holds_every_frame_in_order(tmp_path):
     """Kills: frames_folder_drops_last."""
-    from imfit.video import write_frames
+    from imfit.formats.video import write_frames
 
     frames = [np.full((4, 5, 3), v, np.float32) for v in (0.0, 0.5, 1.0)]
     assert write_frames(iter(frames), tmp_path / "f") == 3
@@ -463,7 +464,7 @@ def test_gif_and_mp4_keep_the_frame_rate(tmp_path):
     """Kills: gif_duration_tenth, mp4_fixed_fps."""
     import imageio.v2 as imageio
 
-    from imfit.video import write_frames
+    from imfit.formats.video import write_frames
 
     frames = [np.full((16, 16, 3), v, np.float32) for v in (0.1, 0.5, 0.9)]
     write_frames(iter(frames), tmp_path / "a.gif", fps=10)  # GIF stores centiseconds
@@ -499,7 +500,7 @@ def test_viewer_keys_change_the_set_by_their_documented_steps():
 def test_viewer_scroll_keeps_the_point_under_the_cursor():
     """The plane point under the cursor, from the renderer's View (an independent mapping),
     stays put. Kills: viewer_scroll_y."""
-    from imfit.renderer import View
+    from imfit.renderers.gabor import View
     from viewer.gabor_scene import GaborScene
 
     sc = GaborScene(many(5))
