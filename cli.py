@@ -40,14 +40,26 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_PROCESS_ENDS_WITH_COMMAND = False  # set by `imfit` itself, not by click's test runner
+
+
 def _ignore_interrupts() -> None:
-    """Once a command stops for Ctrl-C, a second one must not cut the exit short (torch's and
-    threading's exit handlers print a traceback when interrupted)."""
+    """Once a command stops for Ctrl-C, a second one must not cut the exit short (torch's exit
+    handlers print a traceback when interrupted). Only when the process ends with the command."""
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
+    if _PROCESS_ENDS_WITH_COMMAND and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Imfit(click.Group):
+    """The `imfit` group; called as the program (not through CliRunner) it owns the process."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        global _PROCESS_ENDS_WITH_COMMAND
+        _PROCESS_ENDS_WITH_COMMAND = True
+        return super().__call__(*args, **kwargs)
 
 
 class UserError(click.ClickException):
@@ -113,7 +125,7 @@ def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer
     return functools.partial(render_gl, strategy=strategy)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Imfit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="imfit")
 def main() -> None:
     """Fit photos with Gabor wavelets, render and bend them, export them to creative tools."""
