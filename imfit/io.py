@@ -261,6 +261,10 @@ class Transaction:
     def _unchanged(self, path: Path) -> str:
         return f"{path} was left as it was" if os.path.lexists(path) else "nothing was written"
 
+    def discard(self, tmp: Path) -> None:
+        """Give up a temp from `new_temp` that will not be staged (its writer failed)."""
+        self._drop(tmp)
+
     def _drop(self, tmp: Path) -> None:
         try:
             os.unlink(tmp)
@@ -289,6 +293,8 @@ class Transaction:
             else:
                 self._commit_exclusive()
             self.committed = True
+            for tmp in list(self._temps):  # temps never staged (a frame cut short)
+                self._drop(tmp)
             for d in {_folder(t) for t, _ in self._staged}:
                 _fsync_dir(d)
         return [t for t, _ in self._staged]

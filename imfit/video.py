@@ -191,7 +191,7 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
 
     path = Path(path)
     kind = check_output(path, force, fps)
-    n, stopped, late = 0, False, False
+    n, stopped, final, late = 0, False, path, False
     with Transaction(overwrite=force) as tx:
         if kind == "dir":
             tx.make_folder(path)
@@ -219,34 +219,14 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
                     stopped = True
                     break
                 n += 1
-            if mp4 is not None:
-                late = mp4.finish()
+            # the finishing steps (encoder closing, GIF encoding, files put in place) run
+            # with Ctrl-C held back: all frames made are written, then it is reported
+            with interrupts_deferred(reraise=False) as got:
+                final, late = _finish(tx, path, kind, mp4, gif, pngs, n, stopped, force, fps)
+            late = late or bool(got)
         finally:
             if mp4 is not None:
                 mp4.close()
-        if n == 0:
-            if stopped:
-                raise Interrupted(0, "interrupted before the first frame; nothing was written")
-            raise ImfitError("no frames to write")
-        final = _partial_path(path, kind) if stopped and force and _has_output(path, kind) \
-            else path
-        if mp4 is not None:
-            tx.stage(final, mp4.tmp)
-        elif kind == "gif":
-            late = _stage_gif(tx, final, gif, fps) or late
-        else:
-            if final != path:
-                tx.make_folder(final)
-            for i, tmp in enumerate(pngs):
-                tx.stage(final / f"frame_{i:05d}.png", tmp)
-            if final == path:  # frames of an earlier, longer run would join this one
-                for old in _frame_files(path):
-                    if int(old.stem[6:]) >= n:
-                        tx.remove(old)
-        try:
-            tx.commit()
-        except KeyboardInterrupt:  # held back until every file was in place
-            late = True
     if stopped or late:
         what = "1 frame" if n == 1 else f"{n} frames"
         if not stopped:
@@ -256,6 +236,40 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
             f"written to {final}; {path} was kept as it was"
         raise Interrupted(n, f"the {what} made so far {verb} {where}")
     return n
+
+
+def _finish(tx: Transaction, path: Path, kind: str, mp4: _Mp4 | None, gif: list[np.ndarray],
+            pngs: list[Path], n: int, stopped: bool, force: bool, fps: float
+            ) -> tuple[Path, bool]:
+    """End the encoder, stage the result under its final name and commit. Returns that name
+    and whether a Ctrl-C was raised meanwhile (inside the encoder or Pillow)."""
+    late = False
+    if mp4 is not None:
+        late = mp4.finish()
+    if n == 0:
+        if stopped:
+            raise Interrupted(0, "interrupted before the first frame; nothing was written")
+        raise ImfitError("no frames to write")
+    final = _partial_path(path, kind) if stopped and force and _has_output(path, kind) \
+        else path
+    if mp4 is not None:
+        tx.stage(final, mp4.tmp)
+    elif kind == "gif":
+        late = _stage_gif(tx, final, gif, fps) or late
+    else:
+        if final != path:
+            tx.make_folder(final)
+        for i, tmp in enumerate(pngs):
+            tx.stage(final / f"frame_{i:05d}.png", tmp)
+        if final == path:  # frames of an earlier, longer run would join this one
+            for old in _frame_files(path):
+                if int(old.stem[6:]) >= n:
+                    tx.remove(old)
+    try:
+        tx.commit()
+    except KeyboardInterrupt:  # raised once every file was in place
+        late = True
+    return final, late
 
 
 def _partial_path(path: Path, kind: str) -> Path:
@@ -283,8 +297,12 @@ def _png_temp(tx: Transaction, target: Path, img: np.ndarray) -> Path:
     try:
         Image.fromarray(img).save(tmp, format="PNG")
     except OSError as e:
+        tx.discard(tmp)
         raise ImfitError(f"cannot write {target} ({e.strerror or e}); "
                          f"{_unchanged(target)}") from None
+    except BaseException:
+        tx.discard(tmp)
+        raise
     return tmp
 
 
