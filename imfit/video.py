@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -314,16 +315,16 @@ def _stage_gif(tx: Transaction, path: Path, frames: list[np.ndarray], fps: float
 
     imgs = [Image.fromarray(f) for f in frames]
 
-    def write(f: object) -> None:
+    def write(f: IO[bytes]) -> None:
         imgs[0].save(f, format="GIF", save_all=True, append_images=imgs[1:],
                      duration=max(20, round(1000 / fps)), loop=0, optimize=False)
 
     with interrupts_deferred(reraise=False) as got:
         try:
-            tx.add(path, write)  # type: ignore[arg-type]
+            tx.add(path, write)
         except KeyboardInterrupt:
             got.append(2)
-            tx.add(path, write)  # type: ignore[arg-type]
+            tx.add(path, write)
     return bool(got)
 
 
