@@ -31,17 +31,36 @@ def user_errors(fn: F) -> F:
         except MemoryError:
             raise UserError("out of memory; try a smaller --size or fewer wavelets") from None
         except KeyboardInterrupt as e:
-            # a frame writer (imfit.formats.video.Interrupted) keeps what was made before Ctrl-C
-            written = getattr(e, "written", None)
-            if written:
-                what = "1 frame" if written == 1 else f"{written} frames"
-                verb = "was" if written == 1 else "were"
-                click.echo(f"interrupted: the {what} made so far {verb} written", err=True)
-            else:
-                click.echo("interrupted", err=True)
+            _ignore_interrupts()
+            # imfit.formats.gabor_json.Interrupted says what was kept (the frames made so
+            # far, a partial fit)
+            message = getattr(e, "message", "")
+            click.echo(f"interrupted: {message}" if message else "interrupted", err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+_PROCESS_ENDS_WITH_COMMAND = False  # set by `imfit` itself, not by click's test runner
+
+
+def _ignore_interrupts() -> None:
+    """Once a command stops for Ctrl-C, a second one must not cut the exit short (torch's exit
+    handlers print a traceback when interrupted). Only when the process ends with the command."""
+    import signal
+    import threading
+
+    if _PROCESS_ENDS_WITH_COMMAND and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Imfit(click.Group):
+    """The `imfit` group; called as the program (not through CliRunner) it owns the process."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        global _PROCESS_ENDS_WITH_COMMAND
+        _PROCESS_ENDS_WITH_COMMAND = True
+        return super().__call__(*args, **kwargs)
 
 
 class UserError(click.ClickException):
@@ -87,7 +106,7 @@ def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer
     return library_renderer(backend, strategy, note=lambda m: click.echo(m, err=True))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Imfit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="imfit")
 def main() -> None:
     """Fit photos with Gabor wavelets, render and bend them, export them to creative tools."""
@@ -173,6 +192,8 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
                             alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
     if code:
+        if code == 130:
+            _ignore_interrupts()
         sys.exit(code)
 
 
@@ -205,7 +226,7 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     import imfit
     from imfit.edit.ops import drift_frames, parse_drift
     from imfit.errors import ImfitError
-    from imfit.formats.images import save_png
+    from imfit.formats.images import check_image_output, save_png
     from imfit.formats.video import check_output, write_frames
 
     wh = parse_size(size)
@@ -215,10 +236,10 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     if animate is not None and frames is None:
         raise ImfitError("--animate needs --frames N")
     rates = parse_drift(animate or "")
-    if frames is None and output.exists() and not force:
-        raise ImfitError(f"{output} exists; pass --force to overwrite it")
-    if frames is not None:
-        check_output(output, force)
+    if frames is None:
+        check_image_output(output, force)
+    else:
+        check_output(output, force, fps)
     gs = imfit.load(fit_path)
     renderer = get_renderer(backend, strategy)
     w, h = wh or (gs.width, gs.height)
@@ -309,6 +330,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     from imfit.edit.syntax import apply_ops, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
     from imfit.errors import ImfitError
+    from imfit.formats.gabor_json import check_output_file
 
     if list_ops:
         click.echo(ops_text())
@@ -318,8 +340,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     if not ops:
         raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
     chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
-    if output.exists() and not force:
-        raise ImfitError(f"{output} exists; pass --force to overwrite it")
+    check_output_file(output, force)
     gs = imfit.load(fit_path)
     out = apply_ops(gs, chain)
     out = out.replace(meta={**out.meta, "edits": [*out.meta.get("edits", []),
@@ -350,7 +371,7 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
     from imfit.edit.morph import morph_sets
     from imfit.formats.video import check_output
 
-    check_output(output, force)
+    check_output(output, force, fps)
     a, b = imfit.load(a_path), imfit.load(b_path)
     w, h = _frame_size(size, a)
     sets = list(morph_sets(a, b, frames, ease))
@@ -394,7 +415,7 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     from imfit.errors import ImfitError
     from imfit.formats.video import check_output
 
-    check_output(output, force)
+    check_output(output, force, fps)
     if not (zoom > 0 and zoom < 1e6):
         raise ImfitError(f"--zoom must be positive, got {zoom}")
     rates = parse_drift(drift)
@@ -437,7 +458,7 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
     from imfit.edit.sheet import contact_sheet, resolve_param, sweep_values, variations
     from imfit.edit.syntax import OPS, parse_ops
     from imfit.errors import ImfitError
-    from imfit.formats.images import save_png
+    from imfit.formats.images import check_image_output, save_png
 
     op, key = resolve_param(param)
     lo_hi = parse_pair(value_range)
@@ -449,8 +470,7 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
     values = sweep_values(lo_hi[0], lo_hi[1], count, log_spacing,
                           OPS[op].param(key).kind == "int")
     chain = parse_ops(base)
-    if output.exists() and not force:
-        raise ImfitError(f"{output} exists; pass --force to overwrite it")
+    check_image_output(output, force)
     gs = imfit.load(fit_path)
     cells = variations(gs, op, key, values, chain)
     img = contact_sheet(cells, get_renderer("auto"), cell, max(1, round(cell / gs.aspect)), cols)
@@ -517,6 +537,7 @@ def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
             b = tuple(float(v) for v in bias.split(","))
         except ValueError:
             raise ImfitError(f"--bias {bias!r} must be R,G,B numbers") from None
+    imfit.formats.gabor_json.check_output_file(output, force)
     gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
     imfit.save(gs, output, overwrite=force)
     click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
@@ -578,7 +599,7 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
     if preset.scheme == "poisson":
         raise UserError("poisson is a blending preset: use `imfit blend SRC DST --mask MASK`")
     preset = preset.with_params(**_parse_sets(sets))
-    check_output(output, force)
+    check_output(output, force, fps)
     frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
     engine = None
     if backend == "gl":
@@ -628,14 +649,13 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
           output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
-    from imfit.formats.images import save_png
+    from imfit.formats.images import check_image_output, save_png
     from imfit.poisson.solve import blend_files
 
     off = parse_pair(offset)
     if off is not None and not all(float(v).is_integer() for v in off):
         raise click.BadParameter(f"{offset!r} must be whole pixels", param_hint="--offset")
-    if output.exists() and not force:
-        raise UserError(f"{output} exists; pass --force to overwrite it")
+    check_image_output(output, force)
     solver = None
     if backend == "gl":
         from viewer.context import headless_context

@@ -6,9 +6,7 @@ No GL here (moderngl/glfw): shader text comes from `viewer.shaders` and `exporte
 
 from __future__ import annotations
 
-import os
 import string
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import f32_str
+from imfit.formats.gabor_json import Transaction, check_output_folder, f32_str, refuse_existing
 from imfit.model.gaborset import COLUMNS, GaborSet
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -140,65 +138,33 @@ def readme(gs: GaborSet, target: str, files: dict[str, str], how: list[str]) -> 
 
 # -- all-or-nothing writes --------------------------------------------------------------------
 def write_all(files: dict[str, bytes], out_dir: Path, force: bool = False) -> list[Path]:
-    """Write every file into `out_dir` or none of them.
+    """Write every file into `out_dir` or none of them (one `imfit.formats.gabor_json.Transaction`).
 
-    Each file goes to a temp file in the same folder first (fsynced); only when all of them are
-    written are they renamed into place, so an unwritable folder, a full disk or Ctrl-C leaves
-    nothing half-written. Existing files are refused before anything is written unless `force`.
+    Every file is written to a temp file first; only when all are written are they put in
+    place, and a rename that fails then (a name that is a folder, a full directory) takes back
+    the ones already renamed. So an unwritable folder, a full disk or Ctrl-C leaves the user's
+    files as they were. Existing files are refused before anything is written unless `force`.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ImfitError(f"{out_dir} is a file; -o names a folder for the exported files")
     targets = [out_dir / name for name in files]
-    if not force:
-        clash = [p for p in targets if p.exists()]
-        if clash:
-            more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
-            raise ImfitError(f"{clash[0]} exists{more}; pass --force to overwrite")
-    created = False
-    if not out_dir.exists():
-        parent = out_dir.parent
-        if not parent.is_dir():
-            raise ImfitError(f"folder {parent} does not exist")
+    for p in targets:
+        if p.is_dir():
+            raise ImfitError(f"{p} is a directory, expected a file path; nothing was written")
+    refuse_existing(targets, force)
+    # the folder itself is made if missing, not a chain of them (a typo in -o stays visible)
+    check_output_folder(out_dir if out_dir.exists() else out_dir.parent, create=False)
+    with Transaction(overwrite=force) as tx:
+        tx.make_folder(out_dir)
         try:
-            out_dir.mkdir()
-        except OSError as e:
-            raise ImfitError(f"cannot create folder {out_dir} ({e.strerror})") from None
-        created = True
-    if not os.access(out_dir, os.W_OK):
-        raise ImfitError(f"folder {out_dir} is not writable")
-    temps: list[str] = []
-    try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=out_dir)
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, dest in zip(temps, targets, strict=True):
-            os.replace(tmp, dest)
-    except OSError as e:
-        _cleanup(temps, out_dir if created else None)
-        raise ImfitError(f"cannot write into {out_dir} ({e.strerror}); nothing was written") \
-            from None
-    except BaseException:
-        _cleanup(temps, out_dir if created else None)
-        raise
+            for p, data in zip(targets, files.values(), strict=True):
+                tx.add_bytes(p, data)
+        except ImfitError as e:
+            raise ImfitError(f"{e}; nothing was written" if "nothing was" not in str(e)
+                             else str(e)) from None
+        tx.commit()
     return targets
-
-
-def _cleanup(temps: list[str], folder: Path | None) -> None:
-    for t in temps:
-        try:
-            os.unlink(t)
-        except FileNotFoundError:
-            pass
-    if folder is not None:
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
 
 
 @dataclass(frozen=True)

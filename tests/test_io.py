@@ -112,7 +112,7 @@ def test_atomic_write_keeps_the_old_file_whole_until_the_rename(tmp_path):
         fh.flush()
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(ImfitError, match="left as it was"):  # one line for the user
         atomic_write(f, fail)
     assert f.read_bytes() == b"new content, longer"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

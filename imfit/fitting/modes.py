@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from imfit.errors import ImfitError
 from imfit.formats.images import list_images
 from imfit.model.gaborset import GaborSet
@@ -78,6 +80,45 @@ def plan(path: Path, mode: str, out_dir: Path, weight: Path | None,
                       i % keyframes != 0)
 
 
+FIT_EXTS = (".gabor.json", ".png", ".txt")
+
+
+def fit_outputs(folder: Path, stem: str) -> list[Path]:
+    """A fit's three outputs: the wavelets, a preview render, torch-imfit's weights."""
+    return [folder / f"{stem}{ext}" for ext in FIT_EXTS]
+
+
+def write_fit(gs: GaborSet, preview: np.ndarray, outs: list[Path], force: bool,
+              partial: bool) -> tuple[list[Path], bool]:
+    """Write a fit's three outputs as one transaction: all new or all as they were.
+
+    A partial fit (stopped by Ctrl-C) never replaces a complete earlier one: with `force` and
+    earlier outputs present it goes beside them as `<stem>.partial.*`. Returns the paths
+    written and whether a Ctrl-C came while the files were being put in place (held back until
+    all three were). A Ctrl-C while the files are still being encoded writes none of them.
+    """
+    from imfit.formats.gabor_json import Interrupted, Transaction, free_stem, to_json_text, txt_text
+    from imfit.formats.images import image_writer
+
+    if partial and force and any(o.exists() for o in outs):
+        stem = free_stem(outs[0].parent, outs[0].name[: -len(FIT_EXTS[0])], FIT_EXTS)
+        outs = fit_outputs(outs[0].parent, stem)
+    tx = Transaction(overwrite=force)
+    try:
+        with tx:
+            tx.make_folder(outs[0].parent)
+            tx.add_bytes(outs[0], to_json_text(gs).encode("utf-8"))
+            tx.add(outs[1], image_writer(preview, outs[1]))
+            tx.add_bytes(outs[2], txt_text(gs).encode("utf-8"))
+            tx.commit()
+    except KeyboardInterrupt:
+        if tx.committed:
+            return outs, True
+        raise Interrupted(0, f"stopped while writing {outs[0]}: none of the fit's three files "
+                          "were written, earlier ones are as they were") from None
+    return outs, False
+
+
 def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                  settings: FitSettings, keyframes: int = 10, alpha: str = "composite",
                  background: tuple[float, float, float] = (0.0, 0.0, 0.0), force: bool = False,
@@ -93,21 +134,20 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     from tqdm import tqdm
 
     from imfit.fitting.fitter import fit_image
-    from imfit.formats.gabor_json import save, save_txt
-    from imfit.formats.images import load_target, load_weight, save_png
+    from imfit.formats.gabor_json import check_output_folder, refuse_existing
+    from imfit.formats.images import load_target, load_weight
     from imfit.renderers.gabor import render
 
     jobs = list(plan(path, mode, out_dir, weight, keyframes))
+    for folder in {job.out_dir for job in jobs}:  # a read-only disk fails now, not after a fit
+        check_output_folder(folder, create=True)
+    refuse_existing([o for job in jobs for o in fit_outputs(job.out_dir, job.stem)], force)
     prev: GaborSet | None = None
     prev_dir: Path | None = None
     # video modes report flicker: frame-to-frame change of the renders vs of the sources
     seq: dict[Path, tuple[list, list]] = {}
     for n, job in enumerate(jobs):
-        outs = [job.out_dir / f"{job.stem}{ext}" for ext in (".gabor.json", ".png", ".txt")]
-        if not force:
-            existing = [str(o) for o in outs if o.exists()]
-            if existing:
-                raise ImfitError(f"{existing[0]} exists; pass --force to overwrite it")
+        outs = fit_outputs(job.out_dir, job.stem)
         target, wmap = load_target(job.image, settings.size, alpha, background)
         h, w = target.shape[:2]
         if job.weight is not None:
@@ -126,12 +166,9 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 bar.refresh()
 
             result = fit_image(target, settings, wmap, init, meta, progress, snapshot)
-        job.out_dir.mkdir(parents=True, exist_ok=True)
         gs = result.gaborset
-        save(gs, outs[0])
         preview = render(gs)
-        save_png(preview, outs[1])
-        save_txt(gs, outs[2])
+        written, late = write_fit(gs, preview, outs, force, result.interrupted)
         if mode in ("video", "vm"):
             r_list, s_list = seq.setdefault(job.out_dir, ([], []))
             r_list.append(preview)
@@ -139,9 +176,10 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
         if snapshot is not None and not result.interrupted:
             snapshot(gs)
         state = "INTERRUPTED, latest parameters" if result.interrupted else "fit"
-        echo(f"{state}: {outs[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR {gs.meta['psnr']:.2f} dB, "
-             f"{result.seconds:.1f} s)  preview {outs[1]}")
-        if result.interrupted:
+        kept = f"; the earlier {outs[0]} was kept" if written[0] != outs[0] else ""
+        echo(f"{state}: {written[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR "
+             f"{gs.meta['psnr']:.2f} dB, {result.seconds:.1f} s)  preview {written[1]}{kept}")
+        if result.interrupted or late:
             return 130
         prev, prev_dir = gs, job.out_dir
     from imfit.metrics import flicker, flicker_ratio

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import atomic_write
+from imfit.formats.gabor_json import atomic_write, check_output_file
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
 MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything
@@ -153,14 +155,11 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def save_png(img: np.ndarray, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
-    """Write a float (H, W, 3) 0..1 image as PNG (or any Pillow format by suffix), atomically."""
-    path = Path(path)
+def _image_format(path: Path) -> str:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ImfitError(f"{path}: unknown image extension {path.suffix!r} (use .png or .jpg)")
-    pil = Image.fromarray(to_uint8(img))
-    return atomic_write(path, lambda f: pil.save(f, format=fmt), overwrite=overwrite)
+    return fmt
 
 
 def number_key(p: Path) -> tuple[int, str]:
@@ -178,3 +177,22 @@ def list_images(folder: Path) -> list[Path]:
     if not files:
         raise ImfitError(f"{folder}: no images in folder")
     return sorted(files, key=number_key)
+def check_image_output(path: str | os.PathLike[str], force: bool) -> Path:
+    """Before the work: the output picture's extension is one we can write, and the file can
+    be written (not there unless `force`, folder writable)."""
+    path = Path(path)
+    _image_format(path)
+    return check_output_file(path, force)
+
+
+def image_writer(img: np.ndarray, path: str | os.PathLike[str]) -> Callable[[IO[bytes]], None]:
+    """A writer for `imfit.formats.gabor_json.Transaction.add`: `img` (H, W, 3) 0..1
+    encoded by `path`'s suffix (PNG, JPEG...)."""
+    fmt = _image_format(Path(path))
+    pil = Image.fromarray(to_uint8(img))
+    return lambda f: pil.save(f, format=fmt)
+
+
+def save_png(img: np.ndarray, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+    """Write a float (H, W, 3) 0..1 image as PNG (or any Pillow format by suffix), atomically."""
+    return atomic_write(path, image_writer(img, path), overwrite=overwrite)

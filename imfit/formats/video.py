@@ -1,23 +1,42 @@
-"""Writing frame sequences: .mp4 (imageio-ffmpeg, its bundled ffmpeg), .gif (Pillow) or a folder
-of numbered PNGs. Used by render --frames, animate, morph and diffuse alike.
+"""Writing frame sequences: .mp4 (the ffmpeg imageio-ffmpeg bundles), .gif (Pillow) or a folder of
+numbered PNGs. Used by render --frames, animate, morph, diffuse and the viewer's recorder.
 
-Output is written to a temporary name next to the target and renamed at the end, so an
-interrupted run never leaves a broken video where a good one was.
+Everything goes through one `imfit.formats.gabor_json.Transaction`: frames are encoded into temp
+files beside the target and put in place only when complete (the encoder's exit status checked),
+so a failed encoder, a full disk or Ctrl-C never leaves a broken video where a good one was. A
+frames folder only ever loses frame files imfit wrote there; a folder holding anything else is
+refused.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
+import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from imfit.errors import ImfitError
+from imfit.formats.gabor_json import (
+    TEMP_RE,
+    Interrupted,
+    Transaction,
+    check_output_folder,
+    free_stem,
+    interrupts_deferred,
+    refuse_existing,
+)
+
+__all__ = ["Interrupted", "check_output", "output_kind", "read_frames", "write_frames"]
 
 VIDEO_EXTS = (".mp4", ".gif")
+FRAME_RE = re.compile(r"frame_\d{5,}\.png")  # the only files imfit writes into a frames folder
+# GIF stores each frame's delay in 1/100 s in 16 bits: slower than this cannot be written
+GIF_MIN_FPS = 100 / 65535
 
 
 def output_kind(path: Path) -> str:
@@ -25,115 +44,289 @@ def output_kind(path: Path) -> str:
     suf = path.suffix.lower()
     if suf in VIDEO_EXTS:
         return suf[1:]
-    if suf and suf not in ("",):
+    if suf and not path.is_dir():
         raise ImfitError(f"{path}: frames go to .mp4, .gif or a folder (got {suf!r})")
     return "dir"
 
 
-def check_output(path: Path, force: bool) -> str:
+def _frame_files(folder: Path) -> list[Path]:
+    """imfit's frame files in `folder`; a one-line refusal if it holds anything else (the input
+    photo, a working directory...), since --force may only ever replace what imfit wrote."""
+    frames, other = [], []
+    for p in folder.iterdir():
+        if FRAME_RE.fullmatch(p.name) and p.is_file():
+            frames.append(p)
+        elif not TEMP_RE.fullmatch(p.name):
+            other.append(p.name)
+    if other:
+        more = f" and {len(other) - 1} more" if len(other) > 1 else ""
+        raise ImfitError(f"{folder} holds files imfit did not write ({sorted(other)[0]}{more}); "
+                         "frames go to a new or empty folder, or one holding only "
+                         "frame_NNNNN.png files")
+    return sorted(frames)
+
+
+def check_output(path: Path, force: bool, fps: float | None = None) -> str:
     """Validate before any work is done, so a long render never fails at the very end."""
+    path = Path(path)
     kind = output_kind(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ImfitError(f"folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ImfitError(f"folder {parent} is not writable")
-    if path.exists() and not force:
-        if kind != "dir" or any(path.iterdir()):
-            raise ImfitError(f"{path} exists; pass --force to overwrite it")
+    if kind == "dir":
+        if path.exists() and not path.is_dir():
+            raise ImfitError(f"{path} is a file; frames go to .mp4, .gif or a folder")
+        if path.is_dir():
+            refuse_existing([path] if _frame_files(path) else [], force)
+            check_output_folder(path, create=False)
+        else:
+            check_output_folder(path, create=True)
+    else:
+        if path.is_dir():
+            raise ImfitError(f"{path} is a directory, expected a .{kind} file path")
+        refuse_existing([path], force)
+        check_output_folder(path.parent if str(path.parent) else Path("."), create=False)
+    if fps is not None:
+        if not (fps > 0) or fps == float("inf"):
+            raise ImfitError(f"--fps must be positive, got {fps:g}")
+        if kind == "gif" and fps < GIF_MIN_FPS:
+            raise ImfitError(f"--fps {fps:g}: a GIF cannot show a frame longer than 655 s")
     return kind
+
+
+class _Mp4:
+    """Frames piped to ffmpeg (libx264, yuv420p) writing a temp file; its exit status and its
+    stderr decide whether the file is kept. ffmpeg runs in its own session so the terminal's
+    Ctrl-C reaches only us: we then close its input and it finishes the frames it has."""
+
+    def __init__(self, tx: Transaction, path: Path, fps: float) -> None:
+        self.tx, self.path, self.fps = tx, path, fps
+        self.tmp = tx.new_temp(path)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()
+        self.size: tuple[int, int] | None = None
+
+    def _start(self, w: int, h: int) -> None:
+        from fractions import Fraction
+
+        import imageio_ffmpeg
+
+        rate = Fraction(self.fps).limit_denominator()
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+               "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}", "-pix_fmt", "rgb24",
+               "-r", str(rate), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
+               "-crf", "10", "-f", "mp4", str(self.tmp)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, start_new_session=True)
+        self.size = (w, h)
+
+    def add(self, img: np.ndarray) -> None:
+        h, w = img.shape[:2]
+        # yuv420p needs even sides; pad by one pixel if needed
+        img = np.ascontiguousarray(np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge"))
+        if self.proc is None:
+            self._start(img.shape[1], img.shape[0])
+        elif (img.shape[1], img.shape[0]) != self.size:
+            raise ImfitError(f"frames change size ({self.size} then {img.shape[1::-1]})")
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            # a frame cut short by Ctrl-C is dropped by ffmpeg's raw reader (frames are whole)
+            self.proc.stdin.write(img.tobytes())
+        except OSError:  # a broken pipe: ffmpeg died (full disk, bad rate); its status says why
+            self.finish()
+            raise ImfitError(f"ffmpeg stopped early while writing {self.path}; "
+                             f"{_unchanged(self.path)}") from None
+
+    def finish(self) -> bool:
+        """Let ffmpeg end the file; a failure (non-zero status) is one line with its reason.
+        Returns whether a Ctrl-C came (and was held back) meanwhile."""
+        if self.proc is None:
+            return False
+        proc, self.proc = self.proc, None
+        with interrupts_deferred(reraise=False) as got:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.close()
+            except OSError:
+                pass
+            while True:
+                try:
+                    rc = proc.wait()
+                    break
+                except KeyboardInterrupt:  # ffmpeg is finishing the frames so far: let it
+                    continue
+        if rc != 0:
+            raise ImfitError(f"ffmpeg could not write {self.path} ({self._reason(rc)}); "
+                             f"{_unchanged(self.path)}")
+        return bool(got)
+
+    def _reason(self, rc: int) -> str:
+        self.log.seek(0)
+        lines = [re.sub(r"^(\[[^]]*\] *)+", "", ln).strip()
+                 for ln in self.log.read().decode("utf-8", "replace").splitlines()]
+        lines = [ln for ln in lines if ln]
+        errs = [ln for ln in lines if "rror" in ln]
+        why = (errs or lines or [f"exit status {rc}"])[0]
+        return why[:200]
+
+    def close(self) -> None:
+        if self.proc is not None:  # an exception cut the run short: stop ffmpeg, drop the file
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _unchanged(path: Path) -> str:
+    return f"{path} was left as it was" if os.path.lexists(path) else "nothing was written"
 
 
 def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float = 30.0,
                  force: bool = False) -> int:
     """Write float (H, W, 3) 0..1 frames; returns the number written.
 
-    Ctrl-C while `frames` is still producing (a long diffusion, say) is not a loss: the frames
-    made so far are written, atomically as always, and then `Interrupted` (a KeyboardInterrupt
-    carrying that count) is raised for the caller to report.
+    Ctrl-C is not a loss: wherever it lands (in the producer, a long diffusion say, or inside
+    the encoder or a PNG save), the frames made so far are written and then `Interrupted` (a
+    KeyboardInterrupt carrying the count and a one-line account) is raised. With `force`, an
+    existing output is never replaced by such a partial one: the partial goes beside it as
+    `NAME.partial.EXT` (or `NAME.partial/`), and the message says so. A Ctrl-C while the file
+    is being finished (ffmpeg closing, the GIF encoded, the files put in place) is held back
+    until the complete output is written.
     """
     from imfit.formats.images import to_uint8
 
     path = Path(path)
-    kind = check_output(path, force)
-    if not (fps > 0):
-        raise ImfitError(f"--fps must be positive, got {fps}")
-    stopped = False
-
-    def guarded(it: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        nonlocal stopped
+    kind = check_output(path, force, fps)
+    n, stopped, final, late = 0, False, path, False
+    with Transaction(overwrite=force) as tx:
+        if kind == "dir":
+            tx.make_folder(path)
+        mp4 = _Mp4(tx, path, fps) if kind == "mp4" else None
+        gif: list[np.ndarray] = []
+        pngs: list[Path] = []
         try:
-            yield from it
-        except KeyboardInterrupt:
-            stopped = True
-
-    frames = guarded(frames)
-    parent = path.parent if str(path.parent) else Path(".")
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
-    n = 0
-    try:
-        if kind == "mp4":
-            import imageio.v2 as imageio
-
-            tmp = tmpdir / "out.mp4"
-            writer = None
-            try:
-                for f in frames:
-                    img = to_uint8(f)
-                    if writer is None:
-                        # yuv420p needs even sides; pad by one pixel if needed
-                        writer = imageio.get_writer(str(tmp), fps=fps, codec="libx264",
-                                                    quality=8, macro_block_size=2,
-                                                    pixelformat="yuv420p")
-                    h, w = img.shape[:2]
-                    img = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-                    writer.append_data(img)
-                    n += 1
-            finally:
-                if writer is not None:
-                    writer.close()
-            if n:
-                os.replace(tmp, path)
-        elif kind == "gif":
-            from PIL import Image
-
-            imgs = [Image.fromarray(to_uint8(f)) for f in frames]
-            n = len(imgs)
-            if n:
-                tmp = tmpdir / "out.gif"
-                imgs[0].save(tmp, save_all=True, append_images=imgs[1:],
-                             duration=max(20, round(1000 / fps)), loop=0, optimize=False)
-                os.replace(tmp, path)
-        else:
-            from PIL import Image
-
-            for f in frames:
-                Image.fromarray(to_uint8(f)).save(tmpdir / f"frame_{n:05d}.png")
+            it = iter(frames)
+            while True:
+                try:
+                    img = to_uint8(next(it))
+                except StopIteration:
+                    break
+                except KeyboardInterrupt:
+                    stopped = True
+                    break
+                try:
+                    if mp4 is not None:
+                        mp4.add(img)
+                    elif kind == "gif":
+                        gif.append(img)
+                    else:
+                        pngs.append(_png_temp(tx, path / f"frame_{n:05d}.png", img))
+                except KeyboardInterrupt:  # inside the encoder or a PNG save: this frame is lost
+                    stopped = True
+                    break
                 n += 1
-            if n:
-                if path.exists():
-                    shutil.rmtree(path)
-                umask = os.umask(0)  # mkdtemp makes 0700 folders; outputs get the usual mode
-                os.umask(umask)
-                os.chmod(tmpdir, 0o777 & ~umask)
-                os.replace(tmpdir, path)
-                tmpdir = None  # type: ignore[assignment]
-    finally:
-        if tmpdir is not None and tmpdir.exists():
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    if stopped:
-        raise Interrupted(n)
-    if n == 0:
-        raise ImfitError("no frames to write")
+            # the finishing steps (encoder closing, GIF encoding, files put in place) run
+            # with Ctrl-C held back: all frames made are written, then it is reported
+            with interrupts_deferred(reraise=False) as got:
+                final, late = _finish(tx, path, kind, mp4, gif, pngs, n, stopped, force, fps)
+            late = late or bool(got)
+        finally:
+            if mp4 is not None:
+                mp4.close()
+    if stopped or late:
+        what = "1 frame" if n == 1 else f"{n} frames"
+        if not stopped:
+            raise Interrupted(n, f"all {what} were written to {path} before stopping")
+        verb = "was" if n == 1 else "were"
+        where = f"written to {final}" if final == path else \
+            f"written to {final}; {path} was kept as it was"
+        raise Interrupted(n, f"the {what} made so far {verb} {where}")
     return n
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a frame writer after `written` frames were saved."""
+def _finish(tx: Transaction, path: Path, kind: str, mp4: _Mp4 | None, gif: list[np.ndarray],
+            pngs: list[Path], n: int, stopped: bool, force: bool, fps: float
+            ) -> tuple[Path, bool]:
+    """End the encoder, stage the result under its final name and commit. Returns that name
+    and whether a Ctrl-C was raised meanwhile (inside the encoder or Pillow)."""
+    late = False
+    if mp4 is not None:
+        late = mp4.finish()
+    if n == 0:
+        if stopped:
+            raise Interrupted(0, "interrupted before the first frame; nothing was written")
+        raise ImfitError("no frames to write")
+    final = _partial_path(path, kind) if stopped and force and _has_output(path, kind) \
+        else path
+    if mp4 is not None:
+        tx.stage(final, mp4.tmp)
+    elif kind == "gif":
+        late = _stage_gif(tx, final, gif, fps) or late
+    else:
+        if final != path:
+            tx.make_folder(final)
+        for i, tmp in enumerate(pngs):
+            tx.stage(final / f"frame_{i:05d}.png", tmp)
+        if final == path:  # frames of an earlier, longer run would join this one
+            for old in _frame_files(path):
+                if int(old.stem[6:]) >= n:
+                    tx.remove(old)
+    try:
+        tx.commit()
+    except KeyboardInterrupt:  # raised once every file was in place
+        late = True
+    return final, late
 
-    def __init__(self, written: int) -> None:
-        super().__init__(written)
-        self.written = written
+
+def _partial_path(path: Path, kind: str) -> Path:
+    """Where a partial result goes when a complete earlier output must be kept."""
+    ext = "" if kind == "dir" else path.suffix
+    stem = path.name[: len(path.name) - len(ext)]
+    return path.with_name(free_stem(_parent(path), stem, (ext,)) + ext)
+
+
+def _parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _has_output(path: Path, kind: str) -> bool:
+    if kind == "dir":
+        return path.is_dir() and bool(_frame_files(path))
+    return os.path.lexists(path)
+
+
+def _png_temp(tx: Transaction, target: Path, img: np.ndarray) -> Path:
+    """One frame as a PNG temp file in the frames folder (staged under its name at the end)."""
+    from PIL import Image
+
+    tmp = tx.new_temp(target)
+    try:
+        Image.fromarray(img).save(tmp, format="PNG")
+    except OSError as e:
+        tx.discard(tmp)
+        raise ImfitError(f"cannot write {target} ({e.strerror or e}); "
+                         f"{_unchanged(target)}") from None
+    except BaseException:
+        tx.discard(tmp)
+        raise
+    return tmp
+
+
+def _stage_gif(tx: Transaction, path: Path, frames: list[np.ndarray], fps: float) -> bool:
+    """All frames in one GIF (Pillow needs them together). Its save is the finishing step of
+    a run, so Ctrl-C is held back while it runs (one raised anyway retries the save once).
+    Returns whether a Ctrl-C came meanwhile."""
+    from PIL import Image
+
+    imgs = [Image.fromarray(f) for f in frames]
+
+    def write(f: IO[bytes]) -> None:
+        imgs[0].save(f, format="GIF", save_all=True, append_images=imgs[1:],
+                     duration=max(20, round(1000 / fps)), loop=0, optimize=False)
+
+    with interrupts_deferred(reraise=False) as got:
+        try:
+            tx.add(path, write)
+        except KeyboardInterrupt:
+            got.append(2)
+            tx.add(path, write)
+    return bool(got)
 
 
 def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
