@@ -189,9 +189,11 @@ def test_web_page_shader_compiles_and_matches_torch(gl_ctx, small_fit):
     H.glslang(_script(html, "imfit-vs"), "vert")
     data = base64.b64decode(_script(html, "imfit-data").strip())
     assert np.array_equal(np.frombuffer(data, "<f4").reshape(-1, 12), gs.params)
-    tex = gl_ctx.texture((3, len(gs)), 4, data, dtype="f4")
+    # one row of 3N texels (the page wraps rows at MAX_TEXTURE_SIZE: tests/test_hosts_browser.py)
+    tex = gl_ctx.texture((3 * len(gs), 1), 4, data, dtype="f4")
     desktop = fs.replace("#version 300 es", "#version 330", 1)
     out = run_fullscreen(gl_ctx, desktop, SIZE, SIZE, {
+        "imfit_count": len(gs),
         "imfit_resolution": (SIZE, SIZE), "imfit_center": (0.0, 0.0), "imfit_zoom": 1.0,
         "imfit_gain": 1.0, "imfit_phase": 0.0,
         "imfit_bias": tuple(float(b) for b in gs.bias)}, {"imfit_data": tex})
