@@ -1,5 +1,10 @@
-"""`isf`: an ISF 2 generator `.fs` with real INPUTS (gain, bias colour, phase drift with TIME,
-zoom, centre) so VJ hosts show sliders.
+"""`isf`: an ISF 2 generator `.fs` with real INPUTS (gain, bias colour, phase, phase drift with
+TIME, zoom, centre) so VJ hosts show sliders.
+
+`phase` is the one to animate (an LFO or a ramp over 0..2 pi loops seamlessly): a host changes
+it smoothly. `drift` turns every phase at a fixed speed with TIME, for hosts without LFOs; the
+picture is at drift x TIME, so moving the drift slider while it runs jumps the picture (an ISF
+generator keeps no state from frame to frame to accumulate into).
 
 Portable ISF must also compile as GLSL ES 1.00, which has no array constructors, so each
 wavelet is one unrolled statement calling the shared `imfit_gabor` (pasted from
@@ -25,6 +30,7 @@ from exporters.common import (
 from imfit.model.gaborset import GaborSet
 from viewer.shaders import gabor_source
 
+TWO_PI = 6.283185307179586
 DEFAULT_MAX = 256
 HARD_MAX = 1024
 WHY = "each wavelet is unrolled code, and compile time grows with N: see docs/benchmarks.md"
@@ -44,8 +50,10 @@ def header_json(gs: GaborSet, n_total: int) -> dict:
             {"NAME": "gain", "LABEL": "Gain", "TYPE": "float", "DEFAULT": 1.0, "MIN": 0.0,
              "MAX": 4.0},
             {"NAME": "bias", "LABEL": "Bias", "TYPE": "color", "DEFAULT": bias + [1.0]},
-            {"NAME": "drift", "LABEL": "Phase drift (rad/s)", "TYPE": "float", "DEFAULT": 0.0,
-             "MIN": -6.0, "MAX": 6.0},
+            {"NAME": "phase", "LABEL": "Phase (rad)", "TYPE": "float", "DEFAULT": 0.0,
+             "MIN": 0.0, "MAX": round(TWO_PI, 6)},
+            {"NAME": "drift", "LABEL": "Phase drift (rad/s, jumps when changed)",
+             "TYPE": "float", "DEFAULT": 0.0, "MIN": -6.0, "MAX": 6.0},
             {"NAME": "zoom", "LABEL": "Zoom", "TYPE": "float", "DEFAULT": 1.0, "MIN": 0.1,
              "MAX": 10.0},
             {"NAME": "center", "LABEL": "Centre (plane units)", "TYPE": "point2D",
@@ -64,11 +72,14 @@ def build(gs: GaborSet, stem: str, opts: Options) -> Export:
     ex = Export(notes=notes)
     ex.text(f"{stem}.fs", text)
     ex.text("README-isf.txt", readme(gs, "isf", {
-        f"{stem}.fs": f"ISF 2 generator, {len(gs)} wavelets, inputs gain, bias, drift, zoom, "
-                      "center"}, [
+        f"{stem}.fs": f"ISF 2 generator, {len(gs)} wavelets, inputs gain, bias, phase, drift, "
+                      "zoom, center"}, [
         "VDMX: copy into ~/Library/Application Support/ISF (or /ISF); Resolume: the Extra "
         "Effects / ISF folder set in Preferences > Video; MadMapper: drag into Materials.",
-        "Bias is the grey level the wavelets add to; drift advances every phase with TIME.",
+        "Bias is the grey level the wavelets add to. Animate `phase` (radians added to every "
+        "wavelet's phase; a ramp or LFO over 0..2 pi loops seamlessly). `drift` turns the "
+        "phases at a fixed speed with TIME instead: the picture sits at drift x TIME, so "
+        "changing drift while it runs jumps it; leave drift at 0 when you drive phase.",
     ]))
     return ex
 

@@ -1,5 +1,8 @@
 """`shadertoy`: one GLSL ES 3.00 `mainImage` file with the wavelets as a const array.
 
+Controls: constants GAIN, PHASE, DRIFT, ZOOM, CENTER at the top (Shadertoy has no sliders),
+and the mouse (iMouse): hold to magnify around the clicked point, drag to move it.
+
 ES 3.00 allows array constructors and dynamic indexing, so the data is one `const vec4[3N]`
 and a loop; compile time still grows with N (measured: docs/benchmarks.md), so the
 count is capped, strongest first. The Gabor evaluation is `viewer/glsl/gabor.glsl`, pasted.

@@ -295,10 +295,11 @@ def test_isf_header_passes_the_schema_and_names_the_inputs(small_fit, tmp_path):
     assert text.startswith("/*{")
     h = isf_header(text)
     assert validate_isf_header(h) == []
-    assert {i["NAME"] for i in h["INPUTS"]} == {"gain", "bias", "drift", "zoom", "center"}
+    assert {i["NAME"] for i in h["INPUTS"]} == {"gain", "bias", "phase", "drift", "zoom",
+                                                "center"}
     assert "Generator" in h["CATEGORIES"]
     # the host declares the inputs: the body must not
-    for name in ("gain", "bias", "drift", "zoom", "center"):
+    for name in ("gain", "bias", "phase", "drift", "zoom", "center"):
         assert not re.search(rf"uniform\s+\w+\s+{name}\s*;", text)
 
 

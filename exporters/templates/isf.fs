@@ -13,7 +13,7 @@ vec3 imfit_w(vec2 p, vec4 a, vec4 b, vec4 c, float ph) {
 
 void main() {
     vec2 p = imfit_plane(isf_FragNormCoord * RENDERSIZE, RENDERSIZE, center, zoom);
-    float ph = drift * TIME;
+    float ph = phase + drift * TIME;
     vec3 s = vec3(0.0);
 ${body}
     gl_FragColor = vec4(clamp(bias.rgb + gain * s, 0.0, 1.0), 1.0);
