@@ -235,11 +235,10 @@ def test_web_page_javascript_parses(small_fit, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-# The page's own script, run by node against a recording stand-in for the DOM and WebGL2 (the
-# browser test renders the page for real; this one checks what the script does with the
-# pointer): which uniforms it sets after a drag and a wheel turn.
-
-
+# -- all shader targets paste the ONE Gabor evaluation ----------------------------------------
+@pytest.mark.parametrize("target,name", [
+    ("glsl", "fit.texture.frag"), ("touchdesigner", "fit_pixel.glsl"), ("max", "fit.jxs"),
+    ("isf", "fit.fs"), ("shadertoy", "fit.shadertoy.glsl"), ("web", "index.html")])
 def test_shader_exports_embed_the_shared_gabor_source(small_fit, target, name):
     from viewer.shaders import gabor_source
 
