@@ -32,7 +32,7 @@ def user_errors(fn: F) -> F:
             raise UserError("out of memory; try a smaller --size or fewer wavelets") from None
         except KeyboardInterrupt as e:
             _ignore_interrupts()
-            # imfit.formats.gabor_json.Interrupted says what was kept (the frames made so
+            # imfit.formats.files.Interrupted says what was kept (the frames made so
             # far, a partial fit)
             message = getattr(e, "message", "")
             click.echo(f"interrupted: {message}" if message else "interrupted", err=True)
@@ -330,7 +330,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     from imfit.edit.syntax import apply_ops, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
     from imfit.errors import ImfitError
-    from imfit.formats.gabor_json import check_output_file
+    from imfit.formats.files import check_output_file
 
     if list_ops:
         click.echo(ops_text())
@@ -537,7 +537,7 @@ def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
             b = tuple(float(v) for v in bias.split(","))
         except ValueError:
             raise ImfitError(f"--bias {bias!r} must be R,G,B numbers") from None
-    imfit.formats.gabor_json.check_output_file(output, force)
+    imfit.formats.files.check_output_file(output, force)
     gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
     imfit.save(gs, output, overwrite=force)
     click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import Transaction, check_output_folder, f32_str, refuse_existing
+from imfit.formats.files import Transaction, check_output_folder, refuse_existing
+from imfit.formats.gabor_json import f32_str
 from imfit.model.gaborset import COLUMNS, GaborSet
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -138,7 +139,7 @@ def readme(gs: GaborSet, target: str, files: dict[str, str], how: list[str]) -> 
 
 # -- all-or-nothing writes --------------------------------------------------------------------
 def write_all(files: dict[str, bytes], out_dir: Path, force: bool = False) -> list[Path]:
-    """Write every file into `out_dir` or none of them (one `imfit.formats.gabor_json.Transaction`).
+    """Write every file into `out_dir` or none of them (one `imfit.formats.files.Transaction`).
 
     Every file is written to a temp file first; only when all are written are they put in
     place, and a rename that fails then (a name that is a folder, a full directory) takes back

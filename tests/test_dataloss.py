@@ -25,7 +25,9 @@ from click.testing import CliRunner
 from conftest import IN_CI, ROOT, random_params
 
 import imfit
+import imfit.formats.files as fio
 import imfit.formats.gabor_json as io
+import imfit.formats.images
 import imfit.formats.video as video
 from cli import main
 from imfit import ImfitError
@@ -226,7 +228,7 @@ def test_atomic_write_refuses_a_file_that_appeared_meanwhile(tmp_path):
         fh.write(b"ours")
 
     with pytest.raises(ImfitError, match="appeared while this command ran"):
-        io.atomic_write(f, write, overwrite=False)
+        fio.atomic_write(f, write, overwrite=False)
     assert f.read_text() == "the other fit's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gabor.json"]
 
@@ -413,7 +415,7 @@ def test_export_rename_failure_midway_is_undone(tmp_path, monkeypatch):
                 raise OSError(errno.EACCES, "Permission denied")
         return real(src, dst)
 
-    monkeypatch.setattr(io.os, "replace", replace)
+    monkeypatch.setattr(fio.os, "replace", replace)
     with pytest.raises(ImfitError, match="Permission denied.*nothing was replaced"):
         exporters.export(GaborSet(random_params(9), 32, 32), "isf", out, stem="fit", force=True)
     assert listing(out) == before  # the first file, already renamed, was put back
@@ -488,9 +490,9 @@ def test_sigint_while_files_go_in_place_completes_the_set(tmp_path, monkeypatch)
             signal.raise_signal(signal.SIGINT)  # Ctrl-C right after the first rename began
         return real(src, dst)
 
-    monkeypatch.setattr(io.os, "replace", replace)
+    monkeypatch.setattr(fio.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
-        with io.Transaction(overwrite=True) as tx:
+        with fio.Transaction(overwrite=True) as tx:
             for p, data in files.items():
                 tx.add_bytes(p, data)
             tx.commit()

@@ -92,7 +92,7 @@ def test_atomic_save_never_leaves_half_files(tmp_path, monkeypatch):
 def test_atomic_write_keeps_the_old_file_whole_until_the_rename(tmp_path):
     """While the new content is being written, the target still holds the complete old file;
     a failure midway leaves it byte for byte (planted bug: writing straight to the path)."""
-    from imfit.formats.gabor_json import atomic_write
+    from imfit.formats.files import atomic_write
 
     f = tmp_path / "out.bin"
     f.write_bytes(b"old content")

@@ -97,7 +97,8 @@ def write_fit(gs: GaborSet, preview: np.ndarray, outs: list[Path], force: bool,
     written and whether a Ctrl-C came while the files were being put in place (held back until
     all three were). A Ctrl-C while the files are still being encoded writes none of them.
     """
-    from imfit.formats.gabor_json import Interrupted, Transaction, free_stem, to_json_text, txt_text
+    from imfit.formats.files import Interrupted, Transaction, free_stem
+    from imfit.formats.gabor_json import to_json_text, txt_text
     from imfit.formats.images import image_writer
 
     if partial and force and any(o.exists() for o in outs):
@@ -134,7 +135,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     from tqdm import tqdm
 
     from imfit.fitting.fitter import fit_image
-    from imfit.formats.gabor_json import check_output_folder, refuse_existing
+    from imfit.formats.files import check_output_folder, refuse_existing
     from imfit.formats.images import load_target, load_weight
     from imfit.renderers.gabor import render
 

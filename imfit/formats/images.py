@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import atomic_write, check_output_file
+from imfit.formats.files import atomic_write, check_output_file
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
 MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything
@@ -186,7 +186,7 @@ def check_image_output(path: str | os.PathLike[str], force: bool) -> Path:
 
 
 def image_writer(img: np.ndarray, path: str | os.PathLike[str]) -> Callable[[IO[bytes]], None]:
-    """A writer for `imfit.formats.gabor_json.Transaction.add`: `img` (H, W, 3) 0..1
+    """A writer for `imfit.formats.files.Transaction.add`: `img` (H, W, 3) 0..1
     encoded by `path`'s suffix (PNG, JPEG...)."""
     fmt = _image_format(Path(path))
     pil = Image.fromarray(to_uint8(img))

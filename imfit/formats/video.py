@@ -1,7 +1,7 @@
 """Writing frame sequences: .mp4 (the ffmpeg imageio-ffmpeg bundles), .gif (Pillow) or a folder of
 numbered PNGs. Used by render --frames, animate, morph, diffuse and the viewer's recorder.
 
-Everything goes through one `imfit.formats.gabor_json.Transaction`: frames are encoded into temp
+Everything goes through one `imfit.formats.files.Transaction`: frames are encoded into temp
 files beside the target and put in place only when complete (the encoder's exit status checked),
 so a failed encoder, a full disk or Ctrl-C never leaves a broken video where a good one was. A
 frames folder only ever loses frame files imfit wrote there; a folder holding anything else is
@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.formats.gabor_json import (
+from imfit.formats.files import (
     TEMP_RE,
     Interrupted,
     Transaction,
