@@ -526,5 +526,5 @@ def test_double_ctrl_c_on_a_real_fit(tmp_path, delay, assets):
         assert len((out / "chelsea.txt").read_text().splitlines()) == 16
         assert imfit.image.read_image(out / "chelsea.png")[0].shape == (gs.height, gs.width, 3)
         assert "INTERRUPTED, latest parameters" in o.decode()
-    else:
-        assert "none of the fit's three files were written" in err
+    else:  # the second Ctrl-C came while the fit was still making its result
+        assert "earlier files are as they were" in err, err[-2000:]
