@@ -88,16 +88,19 @@ def fit_outputs(folder: Path, stem: str) -> list[Path]:
     return [folder / f"{stem}{ext}" for ext in FIT_EXTS]
 
 
-def write_fit(gs: GaborSet, preview: np.ndarray, outs: list[Path], force: bool,
-              partial: bool) -> tuple[list[Path], bool]:
-    """Write a fit's three outputs as one transaction: all new or all as they were.
+def write_fit(gs: GaborSet, outs: list[Path], force: bool, partial: bool,
+              render: Callable[[GaborSet], np.ndarray]
+              ) -> tuple[np.ndarray, list[Path], bool]:
+    """Render the preview and write a fit's three outputs as one transaction: all new or all
+    as they were.
 
-    A partial fit (stopped by Ctrl-C) never replaces a complete earlier one: with `force` and
-    earlier outputs present it goes beside them as `<stem>.partial.*`. Returns the paths
-    written and whether a Ctrl-C came while the files were being put in place (held back until
-    all three were). A Ctrl-C while the files are still being encoded writes none of them.
+    Ctrl-C is held back meanwhile (a fraction of a second): it usually comes as the second
+    press after the one that stopped the fit, and must not lose the parameters that press
+    was meant to keep. A partial fit never replaces a complete earlier one: with `force` and
+    earlier outputs present it goes beside them as `<stem>.partial.*`. Returns the preview,
+    the paths written and whether a Ctrl-C came meanwhile.
     """
-    from imfit.formats.files import Interrupted, Transaction, free_stem
+    from imfit.formats.files import Interrupted, Transaction, free_stem, interrupts_deferred
     from imfit.formats.gabor_json import to_json_text, txt_text
     from imfit.formats.images import image_writer
 
@@ -106,18 +109,17 @@ def write_fit(gs: GaborSet, preview: np.ndarray, outs: list[Path], force: bool,
         outs = fit_outputs(outs[0].parent, stem)
     tx = Transaction(overwrite=force)
     try:
-        with tx:
+        with interrupts_deferred(reraise=False) as got, tx:
+            preview = render(gs)
             tx.make_folder(outs[0].parent)
             tx.add_bytes(outs[0], to_json_text(gs).encode("utf-8"))
             tx.add(outs[1], image_writer(preview, outs[1]))
             tx.add_bytes(outs[2], txt_text(gs).encode("utf-8"))
             tx.commit()
-    except KeyboardInterrupt:
-        if tx.committed:
-            return outs, True
+    except KeyboardInterrupt:  # raised inside (not a signal, which waits): nothing written
         raise Interrupted(0, f"stopped while writing {outs[0]}: none of the fit's three files "
-                          "were written, earlier ones are as they were") from None
-    return outs, False
+                          "were written; earlier files are as they were") from None
+    return preview, outs, bool(got)
 
 
 def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
@@ -135,7 +137,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     from tqdm import tqdm
 
     from imfit.fitting.fitter import fit_image
-    from imfit.formats.files import check_output_folder, refuse_existing
+    from imfit.formats.files import Interrupted, check_output_folder, refuse_existing
     from imfit.formats.images import load_target, load_weight
     from imfit.renderers.gabor import render
 
@@ -166,10 +168,13 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 bar.set_postfix_str(f"PSNR {psnr:.2f} dB", refresh=False)
                 bar.refresh()
 
-            result = fit_image(target, settings, wmap, init, meta, progress, snapshot)
+            try:
+                result = fit_image(target, settings, wmap, init, meta, progress, snapshot)
+            except KeyboardInterrupt:  # a second Ctrl-C while the fit made its result
+                raise Interrupted(0, f"stopped before {outs[0]} was written; earlier files "
+                                  "are as they were") from None
         gs = result.gaborset
-        preview = render(gs)
-        written, late = write_fit(gs, preview, outs, force, result.interrupted)
+        preview, written, late = write_fit(gs, outs, force, result.interrupted, render)
         if mode in ("video", "vm"):
             r_list, s_list = seq.setdefault(job.out_dir, ([], []))
             r_list.append(preview)

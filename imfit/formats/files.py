@@ -162,13 +162,14 @@ class Transaction:
         if probe.exists() and not probe.is_dir():
             raise ImfitError(f"{probe} is a file, not a folder")
         for d in reversed(missing):
-            try:
-                d.mkdir()
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise ImfitError(f"cannot create folder {d} ({_why(e)})") from None
-            self._made.append(d)
+            with interrupts_deferred():  # made and remembered, or neither
+                try:
+                    d.mkdir()
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    raise ImfitError(f"cannot create folder {d} ({_why(e)})") from None
+                self._made.append(d)
         return folder
 
     def _check_target(self, path: Path) -> None:
@@ -183,15 +184,16 @@ class Transaction:
         """An empty temp file beside `path` for a writer that needs a file name (ffmpeg)."""
         path = Path(path)
         self._check_target(path)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                       dir=_folder(path))
-        except OSError as e:
-            raise ImfitError(f"cannot write {path} ({_why(e)}); {self._unchanged(path)}") \
-                from None
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get 0666 - umask
-        self._temps.append(Path(tmp))
+        with interrupts_deferred():  # a Ctrl-C between mkstemp and the list would orphan it
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                           dir=_folder(path))
+            except OSError as e:
+                raise ImfitError(f"cannot write {path} ({_why(e)}); "
+                                 f"{self._unchanged(path)}") from None
+            self._temps.append(Path(tmp))
+            os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get 0666 - umask
         return Path(tmp)
 
     def stage(self, path: str | os.PathLike[str], temp: Path) -> Path:
