@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
     path = Path(path)
     _check_file(path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
@@ -55,6 +57,18 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
         raise ImfitError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImfitError(f"{path}: corrupt or truncated image ({e})") from None
+
+
+@contextmanager
+def _pillow_limit(pixels: int) -> Iterator[None]:
+    """Pillow warns of a bomb above its own 89.5 MP: hold it to our limit while we open, so a
+    90 MP photo under our 100 MP limit is read and a larger header still refused."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
 
 
 def _to_float(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
