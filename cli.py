@@ -61,15 +61,15 @@ def parse_size(value: str | None) -> tuple[int, int] | None:
     try:
         parts = [int(v) for v in value.lower().split("x")]
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT") from None
+        raise UserError(f"{value!r} is not WIDTHxHEIGHT") from None
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or min(parts) < 1:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT with positive numbers")
+        raise UserError(f"{value!r} is not WIDTHxHEIGHT with positive numbers")
     try:
         return image_size(parts[0], parts[1], "--size")
     except ImfitError as e:
-        raise click.BadParameter(str(e)) from None
+        raise UserError(str(e)) from None
 
 
 def parse_pair(value: str | None, name: str = "X,Y") -> tuple[float, float] | None:
@@ -82,7 +82,7 @@ def parse_pair(value: str | None, name: str = "X,Y") -> tuple[float, float] | No
     try:
         return point(value, name)
     except ImfitError as e:
-        raise click.BadParameter(str(e)) from None
+        raise UserError(str(e)) from None
 
 
 def require_inputs(*paths: Path | None) -> None:

@@ -208,6 +208,8 @@ def read_jxf_bytes(b: bytes, path: str = "jxf") -> np.ndarray:  # (N, 12) float3
         if size < 8:
             raise ImfitError(f"{path}: corrupt chunk size {size}")
         pos += size  # chunk sizes count their own 8-byte tag and size
+    if pos < len(b):
+        raise ImfitError(f"{path}: truncated chunk header at byte {pos}")
     raise ImfitError(f"{path}: no MTRX chunk")
 
 
