@@ -221,23 +221,32 @@ def read_text(path: Path, what: str, max_bytes: int = MAX_FILE_BYTES) -> str:
 
 def _json_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
-        raise _JsonValueError(f"a {len(text.lstrip('-'))}-digit number")
+        raise _JsonValueError(f"a {len(text.lstrip('-'))}-digit number", text)
     return int(text)
 
 
 def _json_float(text: str) -> float:
     v = float(text)
     if not math.isfinite(v):
-        raise _JsonValueError(f"{text[:20]} (out of range)")
+        raise _JsonValueError(f"{text[:20]} (out of range)", text)
     return v
 
 
 def _json_constant(text: str) -> float:
-    raise _JsonValueError(f"{text} (not a JSON number)")
+    raise _JsonValueError(f"{text} (not a JSON number)", text)
 
 
 class _JsonValueError(Exception):
     """A number JSON's grammar allows but no imfit file may hold; becomes an ImfitError."""
+
+    def __init__(self, what: str, token: str) -> None:
+        super().__init__(what)
+        self.what, self.token = what, token
+
+    def where(self, text: str) -> str:
+        """' at line N' of the token's first appearance (the parser does not say)."""
+        i = text.find(self.token)
+        return "" if i < 0 else f" at line {text.count(chr(10), 0, i) + 1}"
 
 
 def parse_json(text: str, source: str) -> Any:
@@ -253,7 +262,8 @@ def parse_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as e:
         raise ImfitError(f"{source}: corrupt JSON ({e.msg} at line {e.lineno})") from None
     except _JsonValueError as e:
-        raise ImfitError(f"{source}: JSON holds {e}, which no imfit file may") from None
+        raise ImfitError(f"{source}: JSON holds {e.what}{e.where(text)}, which no imfit file "
+                         "may hold") from None
     except RecursionError:
         raise ImfitError(f"{source}: JSON nested too deeply (at most {MAX_JSON_DEPTH} "
                          "levels)") from None
