@@ -7,6 +7,7 @@ User errors (ImfitError) become one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -70,30 +71,45 @@ class UserError(click.ClickException):
 
 
 def parse_size(value: str | None) -> tuple[int, int] | None:
-    """'1920x1080' or '512' (square) -> (w, h)."""
+    """'1920x1080' or '512' (square) -> (w, h), within imfit.validate's picture limits."""
+    from imfit.errors import ImfitError
+    from imfit.validate import image_size
+
     if value is None:
         return None
     try:
         parts = [int(v) for v in value.lower().split("x")]
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT") from None
+        raise UserError(f"{value!r} is not WIDTHxHEIGHT") from None
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or min(parts) < 1:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT with positive numbers")
-    if parts[0] * parts[1] > 64_000_000 or max(parts) > 16384:
-        raise click.BadParameter(f"{value} is too large (at most 16384 a side, 64 megapixels)")
-    return parts[0], parts[1]
+        raise UserError(f"{value!r} is not WIDTHxHEIGHT with positive numbers")
+    try:
+        return image_size(parts[0], parts[1], "--size")
+    except ImfitError as e:
+        raise UserError(str(e)) from None
 
 
-def parse_pair(value: str | None) -> tuple[float, float] | None:
+def parse_pair(value: str | None, name: str = "X,Y") -> tuple[float, float] | None:
+    """'X,Y' -> two finite numbers (nan and inf refused)."""
+    from imfit.errors import ImfitError
+    from imfit.validate import point
+
     if value is None:
         return None
     try:
-        a, b = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not X,Y") from None
-    return a, b
+        return point(value, name)
+    except ImfitError as e:
+        raise UserError(str(e)) from None
+
+
+def require_inputs(*paths: Path | None) -> None:
+    """Say "no such file" before importing torch (2-3 s, 230 MB) for a command that would
+    only fail on it."""
+    for p in paths:
+        if p is not None and not Path(p).exists():
+            raise UserError(f"{p}: no such file or folder")
 
 
 Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H, W, 3) 0..1
@@ -128,7 +144,7 @@ def main() -> None:
 @click.option("--rescales", type=int, default=2, show_default=True,
               help="Number of coarser scales (each halves the size).")
 @click.option("--size", type=int, default=256, show_default=True,
-              help="Longer side of the training image in pixels.")
+              help="Longer side of the training image in pixels (8..4096).")
 @click.option("--num-gabors", type=int, default=256, show_default=True,
               help="Number of wavelets.")
 @click.option("--gradient", type=float, default=0.0, help="Weight of an image-gradient loss.")
@@ -162,16 +178,13 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         keyframes: int, alpha: str, background: str, seed: int, device: str,
         force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
-    from imfit.errors import ImfitError
+    from imfit.validate import rgb
+
+    bg = rgb(background, "--background")
+    require_inputs(path, weight)
     from imfit.fitting.fitter import FitSettings
     from imfit.fitting.modes import run_fit_jobs
 
-    try:
-        bg = tuple(float(v) for v in background.split(","))
-        if len(bg) != 3:
-            raise ValueError
-    except ValueError:
-        raise ImfitError(f"--background {background!r} must be R,G,B numbers in 0..1") from None
     settings = FitSettings(num_gabors=num_gabors, size=size, iterations=iterations,
                            iter_multiple=iter_multiple, rescales=rescales, global_lr=global_lr,
                            gamma=gamma, l1=l1, gradient=gradient, sobel=sobel,
@@ -223,26 +236,34 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
            backend: str, strategy: str, frames: int | None, animate: str | None, fps: float,
            force: bool) -> None:
     """Render a .gabor.json (or torch-imfit .txt) to an image or animation at any size/view."""
-    import imfit
-    from imfit.edit.ops import drift_frames, parse_drift
+    from imfit import validate
     from imfit.errors import ImfitError
-    from imfit.formats.images import check_image_output, save_png
-    from imfit.formats.video import check_output, write_frames
 
     wh = parse_size(size)
-    c = parse_pair(center)
+    c = parse_pair(center, "--center")
     if not (zoom > 0 and zoom < 1e6):
         raise ImfitError(f"--zoom must be positive, got {zoom}")
     if animate is not None and frames is None:
         raise ImfitError("--animate needs --frames N")
+    if frames is not None:
+        validate.frame_count(frames, "--frames")
+        validate.fps(fps, "--fps")
+    require_inputs(fit_path)
+    import imfit
+    from imfit.edit import drift_frames, parse_drift
+    from imfit.formats.images import check_image_output, save_png
+    from imfit.formats.video import check_output, write_frames
+
     rates = parse_drift(animate or "")
     if frames is None:
         check_image_output(output, force)
     else:
         check_output(output, force, fps)
     gs = imfit.load(fit_path)
-    renderer = get_renderer(backend, strategy)
     w, h = wh or (gs.width, gs.height)
+    if frames is not None:
+        validate.frames_output(output, frames, w, h)
+    renderer = get_renderer(backend, strategy)
     if frames is None:
         save_png(renderer(gs, w, h, center=c, zoom=zoom), output, overwrite=force)
         click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
@@ -367,6 +388,11 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
 def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
               size: str | None, ease: str, bounce: bool, force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
+    from imfit import validate
+
+    validate.frame_count(frames, "--frames", lo=2)
+    validate.fps(fps, "--fps")
+    require_inputs(a_path, b_path)
     import imfit
     from imfit.edit.morph import morph_sets
     from imfit.formats.video import check_output
@@ -374,9 +400,8 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
     check_output(output, force, fps)
     a, b = imfit.load(a_path), imfit.load(b_path)
     w, h = _frame_size(size, a)
-    sets = list(morph_sets(a, b, frames, ease))
-    if bounce:
-        sets = sets + sets[-2:0:-1]
+    validate.frames_output(output, 2 * frames - 2 if bounce else frames, w, h)
+    sets = morph_sets(a, b, frames, ease, bounce=bounce)
     render_fn = get_renderer("auto")
     _write_video((render_fn(s, w, h) for s in sets), output, fps, force,
                  f"{len(a)} -> {len(b)} wavelets")
@@ -404,6 +429,8 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
                 force: bool) -> None:
     """Animate a fit: steady drift and/or a keyframe timeline of edits."""
     import imfit
+    from imfit import validate
+    from imfit.edit import parse_drift
     from imfit.edit.animate import (
         animation_sets,
         describe_rates,
@@ -411,24 +438,26 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
         loop_rates,
         timeline_duration,
     )
-    from imfit.edit.ops import parse_drift
     from imfit.errors import ImfitError
     from imfit.formats.video import check_output
 
     check_output(output, force, fps)
     if not (zoom > 0 and zoom < 1e6):
         raise ImfitError(f"--zoom must be positive, got {zoom}")
+    validate.fps(fps, "--fps")
+    c = parse_pair(center, "--center")
     rates = parse_drift(drift)
     tl = load_timeline(timeline) if timeline is not None else None
     if not rates and tl is None:
         raise ImfitError("nothing moves: give --drift and/or --timeline")
     if frames is None:
         frames = 120 if tl is None or loop else timeline_duration(tl, fps)
+    validate.frame_count(frames, "--frames")
     if loop:
         rates = loop_rates(rates, frames, fps)
     gs = imfit.load(fit_path)
     w, h = _frame_size(size, gs)
-    c = parse_pair(center)
+    validate.frames_output(output, frames, w, h)
     render_fn = get_renderer("auto")
     sets = animation_sets(gs, frames, fps, rates, loop, tl)
     _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
@@ -461,7 +490,7 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
     from imfit.formats.images import check_image_output, save_png
 
     op, key = resolve_param(param)
-    lo_hi = parse_pair(value_range)
+    lo_hi = parse_pair(value_range, "--range")
     assert lo_hi is not None
     if not 16 <= cell <= 2048:
         raise ImfitError(f"--cell must be 16..2048 pixels, got {cell}")
@@ -526,20 +555,31 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
 def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
                force: bool) -> None:
     """Read an exported table (json, tsv, coll, csv, jxf, npz) or a torch-imfit .txt back."""
-    import exporters
-    import imfit
     from imfit.errors import ImfitError
+    from imfit.validate import number
 
     wh = parse_size(size)
     b = None
     if bias is not None:
-        try:
-            b = tuple(float(v) for v in bias.split(","))
-        except ValueError:
-            raise ImfitError(f"--bias {bias!r} must be R,G,B numbers") from None
-    imfit.formats.files.check_output_file(output, force)
+        parts = bias.split(",")
+        if len(parts) != 3:
+            raise ImfitError(f"--bias {bias!r} must be R,G,B numbers")
+        b = tuple(number(v, "--bias") for v in parts)
+    suffix = output.suffix.lower()
+    if suffix not in (".json", ".txt"):  # write what the name says, never JSON in a .png
+        raise ImfitError(f"{output}: import writes a .gabor.json (or a torch-imfit .txt)")
+    import exporters
+    import imfit
+    from imfit.formats.files import check_output_file
+    from imfit.formats.gabor_json import save_txt
+
+    check_output_file(output, force)
+
     gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
-    imfit.save(gs, output, overwrite=force)
+    if suffix == ".txt":
+        save_txt(gs, output, overwrite=force)
+    else:
+        imfit.save(gs, output, overwrite=force)
     click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
 
 
@@ -592,6 +632,15 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
             force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
+    from imfit import validate
+
+    if size is not None:
+        validate.whole(size, "--size", 4, validate.MAX_SIDE)
+    for name, v in (("--steps", steps), ("--every", every)):
+        if v is not None:
+            validate.whole(v, name, 1)
+    validate.fps(fps, "--fps")
+    require_inputs(input_path)
     from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
     from imfit.formats.video import check_output, write_frames
 
@@ -601,6 +650,11 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
     preset = preset.with_params(**_parse_sets(sets))
     check_output(output, force, fps)
     frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
+    n_steps = preset.steps if steps is None else steps
+    n_every = preset.every if every is None else every
+    # one picture: itself, then one frame per `every` steps; a video: one frame per frame
+    n_out = len(frames) if len(frames) > 1 else 1 + math.ceil(n_steps / n_every)
+    validate.frames_output(output, n_out, frames[0].shape[1], frames[0].shape[0])
     engine = None
     if backend == "gl":
         from viewer.context import headless_context

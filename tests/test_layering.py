@@ -29,7 +29,11 @@ MAY_IMPORT = {
     "poisson": {"errors", "formats", "native"},
     "metrics": set(),
     "errors": set(),
+    "validate": {"errors"},
 }
+for _part in MAY_IMPORT:  # the shared validators (sizes, frame counts, numbers) serve every part
+    if _part not in ("errors", "validate"):
+        MAY_IMPORT[_part].add("validate")
 # third-party packages a part must never import (torch: the part must load without it)
 NEVER = {
     "model": {"torch", "scipy"},

@@ -135,7 +135,7 @@ def test_bad_timelines_are_one_line(obj, msg):
 def test_timeline_file_errors(tmp_path):
     p = tmp_path / "t.json"
     p.write_text("{not json")
-    with pytest.raises(ImfitError, match="not valid JSON"):
+    with pytest.raises(ImfitError, match="corrupt JSON"):
         load_timeline(p)
     with pytest.raises(ImfitError, match="no such file"):
         load_timeline(tmp_path / "missing.json")

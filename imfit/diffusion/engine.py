@@ -26,7 +26,6 @@ rounding becomes a different picture within 50 steps (docs/presets.md, "Reproduc
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
+from imfit.formats.gabor_json import load_json
 
 SCHEMES = ("perona-malik", "learned-kernel", "poisson")
 
@@ -154,41 +154,55 @@ def _preset_dir() -> Path:
     return Path(__file__).with_name("presets")
 
 
-def parse_preset(data: dict[str, Any], path: Path | None = None) -> Preset:
-    """Validate one preset's JSON object."""
+def parse_preset(data: Any, path: Path | None = None) -> Preset:
+    """Validate one preset's JSON object; every bad field is one line naming it."""
+    from imfit.validate import whole
+
     where = path.name if path else "preset"
+    if not isinstance(data, dict):
+        raise ImfitError(f"{where}: a preset is a JSON object")
+    for key in ("name", "scheme"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ImfitError(f"{where}: {key!r} must be a non-empty string, got "
+                             f"{data.get(key)!r}"[:200])
+    name, scheme = data["name"], data["scheme"]
+    params = data.get("parameters", {})
+    if not isinstance(params, dict):
+        raise ImfitError(f"{where}: 'parameters' must be an object of NAME: VALUE")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ImfitError(f"{where}: 'description' must be a string")
     try:
-        name = str(data["name"])
-        scheme = str(data["scheme"])
-        params = dict(data.get("parameters", {}))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ImfitError(f"{where}: missing or bad field {e}") from None
-    steps, every = int(data.get("steps", 100)), int(data.get("every", 10))
-    live = tuple(str(k) for k in data.get("live", ()))
-    checked = check_params(scheme, params)
+        steps = whole(data.get("steps", 100), "'steps'", 1, 10_000_000)
+        every = whole(data.get("every", 10), "'every'", 1, 10_000_000)
+    except ImfitError as e:
+        raise ImfitError(f"{where}: {e}") from None
+    live = data.get("live", [])
+    if not isinstance(live, list) or not all(isinstance(k, str) for k in live):
+        raise ImfitError(f"{where}: 'live' must be a list of parameter names, got {live!r}"[:200])
+    try:
+        checked = check_params(scheme, params)
+    except ImfitError as e:
+        raise ImfitError(f"{where}: {e}") from None
     for k in live:
         if k not in checked:
             raise ImfitError(f"{where}: live parameter {k!r} is not a parameter of {scheme}")
-    return Preset(name, str(data.get("description", "")), scheme, checked, live, steps, every,
-                  path)
+    return Preset(name, description, scheme, checked, tuple(live), steps, every, path)
 
 
 def list_presets() -> list[Preset]:
     """Every preset shipped in imfit/presets, sorted by name."""
     out = []
     for p in sorted(_preset_dir().glob("*.json")):
-        out.append(parse_preset(json.loads(p.read_text(encoding="utf-8")), p))
+        out.append(parse_preset(load_json(p, "preset .json"), p))
     return sorted(out, key=lambda p: p.name)
 
 
 def load_preset(name: str) -> Preset:
     """A shipped preset by name, or a preset .json file by path."""
     p = Path(name)
-    if p.suffix == ".json" and p.is_file():
-        try:
-            return parse_preset(json.loads(p.read_text(encoding="utf-8")), p)
-        except json.JSONDecodeError as e:
-            raise ImfitError(f"{p}: not valid JSON ({e})") from None
+    if p.suffix.lower() == ".json":
+        return parse_preset(load_json(p, "preset .json"), p)
     presets = {pr.name: pr for pr in list_presets()}
     if name not in presets:
         raise ImfitError(f"unknown preset {name!r}; known: {', '.join(sorted(presets))} "
@@ -609,16 +623,20 @@ def read_diffusion_input(path: str | Path, size: int | None = None,
     torch-imfit .txt, rendered with `renderer(gs, w, h)`), a folder of frames or a video."""
     from imfit.formats.images import fit_size, read_image, resize_area
     from imfit.formats.video import read_frames
+    from imfit.validate import MAX_SIDE, image_size, whole
 
     path = Path(path)
     notes: list[str] = []
     name = path.name.lower()
+    if size is not None:  # before anything is read or allocated
+        whole(size, "size", 4, MAX_SIDE)
     if name.endswith((".gabor.json", ".json", ".txt")):
         from imfit.formats.readers import read
         from imfit.renderers.gabor import render as torch_render
 
         gs = read(path)
         w, h = (gs.width, gs.height) if size is None else fit_size(gs.width, gs.height, size)
+        image_size(w, h, "diffusion size")
         render = renderer or torch_render
         frames = [np.asarray(render(gs, w, h), np.float32)]
         notes.append(f"rendered the fit ({len(gs)} wavelets) at {w}x{h}")
@@ -641,6 +659,7 @@ def read_diffusion_input(path: str | Path, size: int | None = None,
     if size is not None and not name.endswith((".json", ".txt")):
         h, w = frames[0].shape[:2]
         tw, th = fit_size(w, h, size)
+        image_size(tw, th, "diffusion size")
         frames = [resize_area(f, tw, th) for f in frames]
     for f in frames[:1]:
         if min(f.shape[:2]) < 4:

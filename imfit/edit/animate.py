@@ -17,26 +17,26 @@ Between keys the numbers of the same ops interpolate; with `loop` the last key w
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imfit import validate
 from imfit.edit import ops as edit
 from imfit.edit.syntax import Op, apply_ops, lerp_ops, parse_ops
 from imfit.errors import ImfitError
+from imfit.formats.gabor_json import load_json
 from imfit.model.gaborset import GaborSet
 
 EASES = ("linear", "smooth", "hold")
 
 
 def check_frames(frames: int, fps: float) -> None:
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise ImfitError(f"--frames must be a whole number >= 1, got {frames!r}")
-    if not (math.isfinite(fps) and fps > 0):
-        raise ImfitError(f"--fps must be a positive number, got {fps!r}")
+    """The shared frame-count and frame-rate limits (imfit.validate), before any frame."""
+    validate.frame_count(frames, "--frames")
+    validate.fps(fps, "--fps")
 
 
 def loop_rates(rates: Mapping[str, float], frames: int, fps: float) -> dict[str, float]:
@@ -145,15 +145,7 @@ def parse_timeline(obj: Any, source: str = "timeline") -> Timeline:
 
 def load_timeline(path: str | Path) -> Timeline:
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ImfitError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ImfitError(f"{path}: cannot read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise ImfitError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
-    return parse_timeline(obj, str(path))
+    return parse_timeline(load_json(path, "timeline .json"), str(path))
 
 
 def animation_sets(gs: GaborSet, frames: int, fps: float = 30.0,
@@ -193,8 +185,13 @@ def describe_rates(rates: Mapping[str, float], frames: int, fps: float) -> str:
 
 
 def timeline_duration(tl: Timeline, fps: float) -> int:
-    """Frames that show the whole timeline once (its last key included)."""
-    return max(1, math.floor(tl.end() * fps + 1e-9) + 1)
+    """Frames that show the whole timeline once (its last key included); at most the shared
+    frame limit, so a key at 1e9 s is refused here instead of rendering for a year."""
+    n = max(1, math.floor(tl.end() * validate.fps(fps, "--fps") + 1e-9) + 1)
+    if n > validate.MAX_FRAMES:
+        raise ImfitError(f"the timeline lasts {tl.end():g} s = {n} frames at {fps:g} fps; at most "
+                         f"{validate.MAX_FRAMES} frames")
+    return n
 
 
 __all__ = ["Timeline", "animation_sets", "load_timeline", "loop_rates", "parse_timeline",

@@ -21,6 +21,7 @@ import numpy as np
 
 from imfit.errors import ImfitError
 from imfit.model.gaborset import COL, GaborSet
+from imfit.validate import MAX_MORPH_WAVELETS, frame_count
 
 TWO_PI = 2.0 * math.pi
 EASINGS = ("linear", "smooth")
@@ -108,6 +109,7 @@ def match(a: GaborSet, b: GaborSet, size_weight: float = 0.05,
 
     if not len(a) and not len(b):
         raise ImfitError("both fits are empty; there is nothing to morph")
+    check_sizes(a, b)
     pa, pb = _positive_amp(a.params.astype(np.float64)), _positive_amp(b.params.astype(np.float64))
     if len(a) and len(b):
         ia, ib = linear_sum_assignment(match_cost(a, b, size_weight, color_weight))
@@ -130,18 +132,35 @@ def match(a: GaborSet, b: GaborSet, size_weight: float = 0.05,
     return Morph(a, b, start, end, fade, len(ia))
 
 
+def check_sizes(a: GaborSet, b: GaborSet) -> None:
+    """Refuse, before allocating, a pairing whose dense Na x Nb cost matrix would not fit:
+    20k x 20k took 15 GB. The optimal assignment needs the whole matrix, so it cannot be cut in
+    chunks without giving up optimality; fewer wavelets (the strongest) morph just as well."""
+    most = MAX_MORPH_WAVELETS
+    if len(a) * len(b) > most * most:
+        raise ImfitError(f"morphing {len(a)} into {len(b)} wavelets needs a {len(a)} x {len(b)} "
+                         f"matching table; at most {most} x {most} (keep the strongest with "
+                         f"`imfit edit FIT topk:k={most} -o FEWER.gabor.json`)")
+
+
 def frame_times(frames: int) -> np.ndarray:
     """t of each frame: the first is exactly 0 (A), the last exactly 1 (B)."""
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
         raise ImfitError(f"a morph needs at least 2 frames, got {frames!r}")
-    return np.linspace(0.0, 1.0, int(frames))
+    return np.linspace(0.0, 1.0, frame_count(int(frames), "morph frames", lo=2))
 
 
 def morph_sets(a: GaborSet, b: GaborSet, frames: int, ease: str = "smooth",
-               size_weight: float = 0.05, color_weight: float = 1.0) -> Iterator[GaborSet]:
-    """The sets of each frame, A first, B last."""
+               size_weight: float = 0.05, color_weight: float = 1.0,
+               bounce: bool = False) -> Iterator[GaborSet]:
+    """The sets of each frame, A first, B last (with `bounce`, then back to just before A).
+
+    Checks everything when called, not on the first frame; the sets are made one at a time, so
+    a long morph never holds more than one frame's wavelets."""
     times = frame_times(frames)
+    if bounce:
+        times = np.concatenate([times, times[-2:0:-1]])
     _ease(0.5, ease)  # refuse a bad ease before matching
+    check_sizes(a, b)
     m = match(a, b, size_weight, color_weight)
-    for t in times:
-        yield m.at(float(t), ease)
+    return (m.at(float(t), ease) for t in times)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from imfit import validate
 from imfit.errors import ImfitError
 from imfit.model.gaborset import COL, GaborSet
 
@@ -428,7 +429,7 @@ def sort(gs: GaborSet, by: str = "energy", reverse: bool = False, seed: int = 0)
     elif by in ("x", "y", "theta", "wavelength"):
         key = p[:, COL[by]]
     elif by == "random":
-        key = np.random.default_rng(seed).random(len(gs))
+        key = np.random.default_rng(validate.seed(seed, "sort seed")).random(len(gs))
     else:
         raise ImfitError(f"sort by one of {', '.join(SORT_KEYS)}, got {by!r}")
     order = np.argsort(key, kind="stable")
@@ -443,7 +444,7 @@ def jitter(gs: GaborSet, seed: int = 0, position: float = 0.0, angle: float = 0.
                     (phase, "phase")):
         if not (math.isfinite(v) and v >= 0):
             raise ImfitError(f"jitter {name} must be a number >= 0, got {v!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed(seed, "jitter seed"))
     n = len(gs)
     p = gs.params.astype(np.float64)
     p[:, 0:2] += rng.normal(0.0, 1.0, (n, 2)) * position
@@ -512,6 +513,7 @@ def drift_frames(gs: GaborSet, frames: int, fps: float,
     `parse_drift`). Renderers map over this; `imfit render --frames` writes the result."""
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
         raise ImfitError(f"--frames must be at least 1, got {frames!r}")
-    step = 1.0 / _positive(fps, "--fps")
+    validate.frame_count(int(frames), "--frames")
+    step = 1.0 / validate.fps(fps, "--fps")
     for i in range(int(frames)):
         yield drift(gs, i * step, **rates)

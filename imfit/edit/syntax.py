@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from imfit import validate
 from imfit.edit import ops as edit
 from imfit.errors import ImfitError
 from imfit.model.gaborset import GaborSet
@@ -236,6 +237,8 @@ def _value(op: str, p: Param, text: str) -> Any:
                 raise ValueError
         elif p.kind == "int":
             v = int(t)
+            if p.name == "seed":  # numpy's generators take 0..2**63-1 only
+                v = validate.seed(v, f"{op}: seed")
         elif p.kind == "bool":
             if t.lower() not in _TRUE + _FALSE:
                 raise ValueError

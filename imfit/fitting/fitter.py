@@ -24,11 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from imfit import validate
 from imfit.errors import ImfitError
 from imfit.formats.images import resize_area
 from imfit.metrics import psnr
 from imfit.model.gaborset import NCOL, GaborSet
 from imfit.renderers.gabor import Pairs, View, bin_tiles, render_tiled_coef, use_fused
+from imfit.validate import MAX_FIT_SIDE
 
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -66,8 +68,9 @@ class FitSettings:
             raise ImfitError(f"--rescales must be 0 or more, got {self.rescales}")
         if self.size < 8:
             raise ImfitError(f"--size must be at least 8 pixels, got {self.size}")
-        if self.size > 8192:
-            raise ImfitError(f"--size {self.size} is too large (at most 8192)")
+        if self.size > MAX_FIT_SIDE:  # beyond it torch.multinomial cannot place wavelets
+            raise ImfitError(f"--size {self.size} is too large (at most {MAX_FIT_SIDE})")
+        validate.seed(self.seed, "--seed")
         if self.num_gabors > 1_000_000:
             raise ImfitError(f"--num-gabors {self.num_gabors} is too large (at most 1000000)")
         if not (self.iter_multiple > 0 and math.isfinite(self.iter_multiple)):
@@ -218,6 +221,22 @@ class _Params:
 
 
 # -- the fitter ------------------------------------------------------------------------------
+def check_target(target: Any) -> np.ndarray:  # (H, W, 3) float32
+    """The picture to fit, as the model sees it: float RGB in 0..1. A uint8 array (0..255)
+    would be fitted as a blown-out white image; a grey (H, W) one has no colour axis."""
+    a = np.asarray(target)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ImfitError(f"the target must be a float image in 0..1, got dtype {a.dtype} "
+                         "(divide 8-bit pictures by 255)")
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ImfitError(f"the target must be an (H, W, 3) RGB image, got shape {a.shape}")
+    if min(a.shape[:2]) < 1 or not np.isfinite(a).all():
+        raise ImfitError("the target is empty or holds NaN/infinite values")
+    if a.min() < -1e-3 or a.max() > 1 + 1e-3:
+        raise ImfitError(f"the target must be in 0..1, its values span {a.min():g}..{a.max():g}")
+    return np.clip(a, 0, 1).astype(np.float32)
+
+
 class Fitter:
     """One fit in progress (state: parameters, optimiser, schedule). `run()` drives it."""
 
@@ -226,8 +245,8 @@ class Fitter:
                  meta: dict[str, Any] | None = None) -> None:
         settings.validate()
         self.s = settings
+        self.target_np = check_target(target)
         self.device = _device(settings.device)
-        self.target_np = np.asarray(target, np.float32)
         self.height, self.width = self.target_np.shape[:2]
         if weight is not None and weight.shape != (self.height, self.width):
             raise ImfitError(f"weight map is {weight.shape[1]}x{weight.shape[0]} but the image "

@@ -16,6 +16,7 @@ import numpy as np
 from imfit.errors import ImfitError
 from imfit.formats.files import atomic_write_text
 from imfit.model.gaborset import COL, COLUMNS, NCOL, GaborSet
+from imfit.validate import MAX_WAVELETS, image_size
 
 FORMAT = "imfit.gabor"
 VERSION = 1
@@ -97,6 +98,8 @@ def from_json_obj(obj: Any, source: str = "file") -> GaborSet:
     rows = obj.get("wavelets")
     if not isinstance(rows, list):
         raise ImfitError(f"{source}: 'wavelets' must be a list of rows")
+    if len(rows) > MAX_WAVELETS:
+        raise ImfitError(f"{source}: {len(rows)} wavelets; imfit reads at most {MAX_WAVELETS}")
     for i, r in enumerate(rows):
         if not isinstance(r, list) or len(r) != len(cols):
             raise ImfitError(f"{source}: wavelet {i} must be a list of {len(cols)} numbers")
@@ -115,6 +118,10 @@ def from_json_obj(obj: Any, source: str = "file") -> GaborSet:
     for name, v in (("width", w), ("height", h)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ImfitError(f"{source}: image {name} must be a positive integer, got {v!r}")
+    try:  # the size a render of this file allocates: the same cap as a requested size
+        image_size(w, h, "image")
+    except ImfitError as e:
+        raise ImfitError(f"{source}: {e}") from None
     bias = obj.get("bias", [0.5, 0.5, 0.5])
     if (not isinstance(bias, list) or len(bias) != 3
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bias)):
@@ -123,7 +130,7 @@ def from_json_obj(obj: Any, source: str = "file") -> GaborSet:
     if not isinstance(meta, dict):
         raise ImfitError(f"{source}: 'meta' must be an object")
     try:
-        return GaborSet(arr.astype(np.float32), w, h, tuple(bias), meta)
+        return GaborSet(arr, w, h, tuple(bias), meta)
     except ImfitError as e:
         raise ImfitError(f"{source}: {e}") from None
 
@@ -133,18 +140,110 @@ def save(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> 
     return atomic_write_text(path, to_json_text(gs), overwrite=overwrite)
 
 
-def read_text(path: Path, what: str) -> str:
-    """A UTF-8 text file, every failure (missing, folder, binary, unreadable) as one line."""
+# -- reading user files ----------------------------------------------------------------------
+# A file we parse is read whole: this caps what one may make us hold (a million-wavelet fit is
+# about 150 MB of text). JSON nests at most this deep (ours nest 4 levels; Python's parser
+# itself overflows the stack near 1000), and its whole numbers have at most this many digits
+# (a 400-digit integer overflows every float conversion downstream).
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+MAX_JSON_INT_DIGITS = 18
+
+
+def read_bytes(path: str | os.PathLike[str], what: str,
+               max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A whole user file, at most `max_bytes`; missing, folder, unreadable or huge: one line."""
+    path = Path(path)
     if not path.exists():
         raise ImfitError(f"{path}: no such file")
     if path.is_dir():
         raise ImfitError(f"{path} is a directory, expected a {what}")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ImfitError(f"{path}: not a text file (expected a {what})") from None
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)  # a pipe or /dev/zero has no size to stat
     except OSError as e:
         raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
+    if len(data) > max_bytes:
+        raise ImfitError(f"{path}: larger than {max_bytes // 2**20} MB; not a {what} imfit "
+                         "reads")
+    return data
+
+
+def read_text(path: Path, what: str, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A UTF-8 text file, every failure (missing, folder, binary, unreadable) as one line."""
+    data = read_bytes(path, what, max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImfitError(f"{path}: not a UTF-8 text file (expected a {what})") from None
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _JsonValueError(f"a {len(text.lstrip('-'))}-digit number", text)
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise _JsonValueError(f"{text[:20]} (out of range)", text)
+    return v
+
+
+def _json_constant(text: str) -> float:
+    raise _JsonValueError(f"{text} (not a JSON number)", text)
+
+
+class _JsonValueError(Exception):
+    """A number JSON's grammar allows but no imfit file may hold; becomes an ImfitError."""
+
+    def __init__(self, what: str, token: str) -> None:
+        super().__init__(what)
+        self.what, self.token = what, token
+
+    def where(self, text: str) -> str:
+        """' at line N' of the token's first appearance (the parser does not say)."""
+        i = text.find(self.token)
+        return "" if i < 0 else f" at line {text.count(chr(10), 0, i) + 1}"
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Strict JSON from a user file: one ImfitError line for anything malformed or hostile.
+
+    NaN/Infinity literals, out-of-range floats (1e400), integers longer than
+    MAX_JSON_INT_DIGITS and nesting deeper than MAX_JSON_DEPTH are refused here, once, so no
+    reader meets a RecursionError, an OverflowError or an infinity downstream.
+    """
+    try:
+        obj = json.loads(text, parse_int=_json_int, parse_float=_json_float,
+                         parse_constant=_json_constant)
+    except json.JSONDecodeError as e:
+        raise ImfitError(f"{source}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    except _JsonValueError as e:
+        raise ImfitError(f"{source}: JSON holds {e.what}{e.where(text)}, which no imfit file "
+                         "may hold") from None
+    except RecursionError:
+        raise ImfitError(f"{source}: JSON nested too deeply (at most {MAX_JSON_DEPTH} "
+                         "levels)") from None
+    except ValueError as e:  # the interpreter's own digit limit, lone surrogates...
+        raise ImfitError(f"{source}: corrupt JSON ({str(e).splitlines()[0][:80]})") from None
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:  # iterative: a deep document must not overflow this check either
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ImfitError(f"{source}: JSON nested too deeply (at most {MAX_JSON_DEPTH} "
+                             "levels)")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return obj
+
+
+def load_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
+    """THE reader of every JSON file a user hands imfit (fits, presets, timelines, Max dicts):
+    size-capped, UTF-8 checked and strictly parsed, every failure one line."""
+    path = Path(path)
+    return parse_json(read_text(path, what), str(path))
 
 
 def load(path: str | os.PathLike[str], width: int | None = None,
@@ -153,12 +252,7 @@ def load(path: str | os.PathLike[str], width: int | None = None,
     path = Path(path)
     if path.suffix.lower() == ".txt":
         return load_txt(path, width or 256, height or width or 256)
-    text = read_text(path, ".gabor.json file")
-    try:
-        obj = json.loads(text, parse_constant=lambda c: float("nan"))
-    except json.JSONDecodeError as e:
-        raise ImfitError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
-    return from_json_obj(obj, str(path))
+    return from_json_obj(load_json(path, ".gabor.json file"), str(path))
 
 
 # -- torch-imfit weights .txt ----------------------------------------------------------------
@@ -232,7 +326,7 @@ def from_txt_array(arr: np.ndarray, width: int, height: int) -> GaborSet:
     out[:, COL["gamma"]] = np.maximum(s_v, 1e-6)
     out[:, COL["wavelength"]] = wl
     out[:, 6:9], out[:, 9:12] = phase, amp
-    return GaborSet(out.astype(np.float32), width, height, (0.5, 0.5, 0.5),
+    return GaborSet(out, width, height, (0.5, 0.5, 0.5),
                     {"source_format": "torch-imfit txt"})
 
 
@@ -279,7 +373,11 @@ def load_txt(path: str | os.PathLike[str], width: int = 256, height: int = 256) 
         rows.append(vals)
     if not rows:
         raise ImfitError(f"{path}: no wavelets in file")
-    gs = from_txt_array(np.array(rows), width, height)
+    with np.errstate(all="ignore"):  # exp(1e300) is inf: refused below as one line, no warning
+        try:
+            gs = from_txt_array(np.array(rows), width, height)
+        except ImfitError as e:
+            raise ImfitError(f"{path}: {e}") from None
     return gs.replace(meta={"source": path.name, "source_format": "torch-imfit txt"})
 
 

@@ -39,13 +39,21 @@ FRAME_RE = re.compile(r"frame_\d{5,}\.png")  # the only files imfit writes into 
 GIF_MIN_FPS = 100 / 65535
 
 
+# Suffixes that name a single picture or a video format we do not write: frames there would be
+# a surprise. Any other name (`out`, `out.d`, `run.2024`) is a folder of PNGs.
+NOT_A_FOLDER = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".tga", ".ppm",
+                ".mov", ".webm", ".mkv", ".avi", ".m4v", ".json", ".txt")
+
+
 def output_kind(path: Path) -> str:
     """'mp4', 'gif' or 'dir' (a path without one of those suffixes is a folder of PNGs)."""
     suf = path.suffix.lower()
     if suf in VIDEO_EXTS:
         return suf[1:]
-    if suf and not path.is_dir():
+    if suf in NOT_A_FOLDER and not path.is_dir():
         raise ImfitError(f"{path}: frames go to .mp4, .gif or a folder (got {suf!r})")
+    if path.exists() and not path.is_dir():
+        raise ImfitError(f"{path} is a file; frames go to .mp4, .gif or a folder")
     return "dir"
 
 

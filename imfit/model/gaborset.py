@@ -70,7 +70,8 @@ class GaborSet:
             raise ImfitError(f"wavelet array must have shape (N, {NCOL}), got {tuple(p.shape)}")
         if not np.issubdtype(p.dtype, np.number):
             raise ImfitError(f"wavelet array must be numeric, got dtype {p.dtype}")
-        p = np.ascontiguousarray(p, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e300 -> inf, refused just below
+            p = np.ascontiguousarray(p, dtype=np.float32)
         p.setflags(write=False)
         if not np.isfinite(p).all():
             bad = np.argwhere(~np.isfinite(p))[0]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from imfit import validate
+from imfit.errors import ImfitError
 from imfit.model.gaborset import GaborSet
 
 TWO_PI = 2.0 * math.pi
@@ -294,9 +296,14 @@ def render(gs: GaborSet, width: int | None = None, height: int | None = None,
     Without a size, renders at the fitted size. The view can be any window of the plane:
     zoom > 1 magnifies, `center` pans (plane units, see imfit.model.gaborset).
     """
+    if method not in ("tiled", "dense"):
+        raise ImfitError(f"render method must be 'tiled' or 'dense', got {method!r}")
+    zoom = validate.number(zoom, "zoom", 0.0, 1e6, lo_open=True)
+    center = validate.point(center, "center")
     width = width or gs.width
-    height = height or (gs.height if width == gs.width else round(width / gs.aspect))
-    view = View.of(int(width), int(height), center, zoom)
+    height = height or (gs.height if width == gs.width else max(1, round(width / gs.aspect)))
+    width, height = validate.image_size(width, height, "render size")
+    view = View.of(width, height, center, zoom)
     p = torch.from_numpy(np.array(gs.params)).to(device)
     with torch.no_grad():
         if method == "dense":
