@@ -64,7 +64,7 @@ def test_warm_start_begins_where_the_previous_fit_ended(small_fit):
     ({"iterations": -1}, "iterations"),
     ({"rescales": -2}, "rescales"),
     ({"global_lr": float("nan")}, "global-lr"),
-    ({"device": "tpu"}, "unknown --device"),
+    ({"device": "tpu"}, "unknown device"),
 ])
 def test_bad_settings(kw, msg):
     t = np.zeros((16, 16, 3), np.float32)
