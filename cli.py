@@ -163,7 +163,8 @@ def main() -> None:
 @click.option("--background", default="0,0,0", show_default=True,
               help="R,G,B in 0..1 behind transparent pixels.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or mps.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device: cpu, cuda, cuda:N, mps, or auto (the best one present).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("--view", is_flag=True,
               help="Watch the fit live in the viewer window while it trains.")

@@ -30,10 +30,12 @@ MAY_IMPORT = {
     "metrics": set(),
     "errors": set(),
     "validate": {"errors"},
+    "device": {"errors"},
 }
-for _part in MAY_IMPORT:  # the shared validators (sizes, frame counts, numbers) serve every part
-    if _part not in ("errors", "validate"):
-        MAY_IMPORT[_part].add("validate")
+# the shared validators (sizes, frame counts, numbers) and the one device resolver serve all
+for _part in MAY_IMPORT:
+    if _part not in ("errors", "validate", "device"):
+        MAY_IMPORT[_part] |= {"validate", "device"}
 # third-party packages a part must never import (torch: the part must load without it)
 NEVER = {
     "model": {"torch", "scipy"},

@@ -15,6 +15,7 @@ It converts to physical units once, at the end; nothing downstream re-implements
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from imfit import validate
+from imfit.device import generator as device_generator
+from imfit.device import resolve as resolve_device
 from imfit.errors import ImfitError
 from imfit.formats.images import resize_area
 from imfit.metrics import psnr
@@ -83,6 +86,7 @@ class FitSettings:
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
                 raise ImfitError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
+        resolve_device(self.device)  # an absent device fails here, before any work
 
     def schedule(self, height: int) -> list[tuple[int, int]]:
         """[(height at this scale, steps)], coarse to fine, torch-imfit's rule: scale a of
@@ -140,8 +144,9 @@ def _sample_pixels(prob: torch.Tensor, n: int, gen: torch.Generator) -> torch.Te
     h, w = prob.shape
     flat = prob.reshape(-1).clamp(min=0) + 1e-12
     idx = torch.multinomial(flat, n, replacement=True, generator=gen)
-    r = (idx // w).to(prob.dtype) + torch.rand(n, generator=gen, dtype=prob.dtype)
-    c = (idx % w).to(prob.dtype) + torch.rand(n, generator=gen, dtype=prob.dtype)
+    dev = prob.device
+    r = (idx // w).to(prob.dtype) + torch.rand(n, generator=gen, dtype=prob.dtype, device=dev)
+    c = (idx % w).to(prob.dtype) + torch.rand(n, generator=gen, dtype=prob.dtype, device=dev)
     return torch.stack([r, c], 1)
 
 
@@ -245,15 +250,24 @@ class Fitter:
                  meta: dict[str, Any] | None = None) -> None:
         settings.validate()
         self.s = settings
+        self.device = resolve_device(settings.device)
+        # On a GPU every host read (float(loss), a tensor in an `if`, a data-dependent size)
+        # stalls the queue, so there losses are read in batches of `sync_every` steps and
+        # tiles are binned into fixed-capacity pair lists; the CPU reads every step (cheap
+        # there) and bins exactly, which keeps its results those of the plain schedule.
+        self.sync_free = self.device.type != "cpu"
+        self.sync_every = 16 if self.sync_free else 1
+        self._capacity: dict[int, int] = {}
+        self._peak: torch.Tensor | None = None
         self.target_np = check_target(target)
-        self.device = _device(settings.device)
         self.height, self.width = self.target_np.shape[:2]
         if weight is not None and weight.shape != (self.height, self.width):
             raise ImfitError(f"weight map is {weight.shape[1]}x{weight.shape[0]} but the image "
                              f"is {self.width}x{self.height}")
         self.weight_np = None if weight is None else np.asarray(weight, np.float32)
-        self.gen = torch.Generator().manual_seed(settings.seed)
-        torch.manual_seed(settings.seed)
+        # every draw comes from this generator, on the fit's device (never torch's global one)
+        self.gen = device_generator(self.device, settings.seed)
+        self.host_rng = random.Random(settings.seed)  # host-side coin flips: no device read
         self.meta = dict(meta or {})
         self.warm = init is not None
         self.params = (_Params.from_gaborset(init, self.device) if init is not None
@@ -298,8 +312,9 @@ class Fitter:
         # typical spacing if the budget were spread evenly, in units
         area = 4.0 * self.width / self.height
         d = math.sqrt(area / max(n_total, 1))
-        jitter = torch.exp(0.3 * torch.randn(k, generator=self.gen))
-        is_edge = torch.arange(k) < edge
+        dev = self.device
+        jitter = torch.exp(0.3 * torch.randn(k, generator=self.gen, device=dev))
+        is_edge = torch.arange(k, device=dev) < edge
         coh = stats.coherence[ri, ci]
         s_u = torch.where(is_edge, 0.25 * d * jitter, 0.5 * d * jitter)
         s_v = torch.where(is_edge, (0.5 + 0.5 * coh) * d * jitter, 0.5 * d * jitter)
@@ -317,7 +332,7 @@ class Fitter:
         """
         p = self.params
         geom = p.geom().detach()
-        pairs = None if use_fused(geom) else bin_tiles(geom, view)
+        pairs = None if use_fused(geom) else self._bin(geom, view)
         hw = view.width * view.height
         ridge = 1e-5
         wgt = torch.ones(view.height, view.width, 1, device=self.device) if wt is None \
@@ -343,14 +358,17 @@ class Fitter:
             rr = (rc * rc).sum() + (rb * rb).sum()
             rr0 = rr
             for _ in range(iters):
-                if rr <= 1e-10 * rr0:
+                # the early exit reads rr on the host: the CPU only; on a GPU the last
+                # iterations are just cheap no-ops (the clamps below keep them finite)
+                if not self.sync_free and rr <= 1e-10 * rr0:
                     break
                 qc, qb = normal(dc, db)
                 alpha = rr / ((dc * qc).sum() + (db * qb).sum() + 1e-30)
                 x_c, x_b = x_c + alpha * dc, x_b + alpha * db
                 rc, rb = rc - alpha * qc, rb - alpha * qb
                 rr_new = (rc * rc).sum() + (rb * rb).sum()
-                dc, db = rc + (rr_new / rr) * dc, rb + (rr_new / rr) * db
+                beta = rr_new / rr.clamp(min=1e-30)
+                dc, db = rc + beta * dc, rb + beta * db
                 rr = rr_new
         with torch.no_grad():
             p.coef.copy_(x_c)
@@ -434,6 +452,8 @@ class Fitter:
                 stale, stale_best = 0, float("inf")
                 pairs: Pairs | None = None
                 fused = use_fused(self.params.pos)
+                pending: list[torch.Tensor] = []  # losses not yet read on the host
+                stop = False
                 for i in range(steps):
                     frac = i / max(1, steps)
                     cos = 0.5 * (1 + math.cos(math.pi * frac))
@@ -441,7 +461,7 @@ class Fitter:
                         g["lr"] = b0 * plateau * (0.05 + 0.95 * cos)
                     geom = self.params.geom()
                     if not fused and (pairs is None or i % 5 == 0):
-                        pairs = bin_tiles(geom.detach(), view)
+                        pairs = self._bin(geom.detach(), view)
                     out = render_tiled_coef(geom, self.params.coef, view, pairs=pairs)
                     out = out + self.params.bias
                     loss = _loss(out, target, wt, s)
@@ -452,21 +472,38 @@ class Fitter:
                     if s.mutation_scale > 0:
                         self._mutate(frac)
                     step += 1
-                    lv = float(loss.detach())
-                    if lv < best * 0.9999:
-                        best, since_best = lv, 0
-                    else:
-                        since_best += 1
-                        if since_best > 20:
-                            plateau *= s.gamma
-                            since_best = 0
-                    if lv < stale_best * 0.999:
-                        stale_best, stale = lv, 0
-                    else:
-                        stale += 1
-                        if stale > patience and s.early_stop:
+                    pending.append(loss.detach())
+                    last = i == steps - 1
+                    report = progress is not None and (step % 10 == 0 or step == total)
+                    if len(pending) >= self.sync_every or last or (report and not self.sync_free):
+                        # the one host read of this batch of steps
+                        if len(pending) == 1:
+                            values = [float(pending[0])]
+                        else:
+                            values = torch.stack(pending).tolist()
+                        pending = []
+                        self._check_capacity(view)
+                        for lv in values:
+                            if lv < best * 0.9999:
+                                best, since_best = lv, 0
+                            else:
+                                since_best += 1
+                                if since_best > 20:
+                                    plateau *= s.gamma
+                                    since_best = 0
+                            if lv < stale_best * 0.999:
+                                stale_best, stale = lv, 0
+                            else:
+                                stale += 1
+                                if stale > patience and s.early_stop:
+                                    stop = True
+                        if stop:
                             total -= steps - i - 1
-                            break
+                        report = progress is not None and (report or self.sync_free)
+                    else:
+                        report = False
+                    if stop:
+                        break
                     near_end = i >= steps - max(10, steps // 10)
                     if s.replace_every and (i + 1) % s.replace_every == 0 and not near_end \
                             and not self.warm:
@@ -477,7 +514,7 @@ class Fitter:
                         pairs = None
                     if snapshot is not None and step % snapshot_every == 0:
                         snapshot(self.current())
-                    if progress is not None and (step % 10 == 0 or step == total):
+                    if report and progress is not None:
                         with torch.no_grad():
                             mse = float(((out.detach().clamp(0, 1) - target) ** 2).mean())
                         last_psnr = 10 * math.log10(1 / max(mse, 1e-12))
@@ -493,18 +530,45 @@ class Fitter:
         return FitResult(gs, float(gs.meta.get("psnr") or float("nan")), step,
                          time.time() - t0, interrupted, history)
 
+    def _bin(self, geom: torch.Tensor, view: View) -> Pairs:
+        """(wavelet, tile) pairs for this step. Exact on the CPU; on a GPU a fixed-capacity
+        list (no data-dependent size, so no host read), sized from one exact binning per scale
+        with 50% headroom and grown at the next loss read if a step ever needed more."""
+        if not self.sync_free:
+            return bin_tiles(geom, view)
+        cap = self._capacity.get(view.height)
+        if cap is None:
+            exact = bin_tiles(geom, view)
+            self._capacity[view.height] = len(exact.wid) * 3 // 2 + 64
+            return exact
+        pairs = bin_tiles(geom, view, capacity=cap)
+        assert pairs.total is not None
+        self._peak = pairs.total if self._peak is None else torch.maximum(self._peak,
+                                                                           pairs.total)
+        return pairs
+
+    def _check_capacity(self, view: View) -> None:
+        """At a loss read (a host sync anyway): grow the pair capacity if it ran short."""
+        if self._peak is None:
+            return
+        peak = int(self._peak)
+        self._peak = None
+        if peak > self._capacity.get(view.height, 0):
+            self._capacity[view.height] = peak * 3 // 2 + 64
+
     def _mutate(self, frac: float) -> None:
         """torch-imfit's optional mutation: rarely perturb ~1% of wavelets, cooling down."""
-        if float(torch.rand(1, generator=self.gen)) > 0.02:
+        if self.host_rng.random() > 0.02:  # a host coin: reading a device draw would sync
             return
         p = self.params
         n = len(p.pos)
-        idx = torch.randperm(n, generator=self.gen)[: max(1, n // 100)]
+        dev = self.device
+        idx = torch.randperm(n, generator=self.gen, device=dev)[: max(1, n // 100)]
         t = self.s.mutation_scale * (1 - frac)
         with torch.no_grad():
-            p.pos[idx] += t * 0.1 * torch.randn(len(idx), 2, generator=self.gen)
-            p.theta[idx] += t * torch.randn(len(idx), generator=self.gen)
-            p.log_sg[idx] += t * 0.2 * torch.randn(len(idx), 2, generator=self.gen)
+            p.pos[idx] += t * 0.1 * torch.randn(len(idx), 2, generator=self.gen, device=dev)
+            p.theta[idx] += t * torch.randn(len(idx), generator=self.gen, device=dev)
+            p.log_sg[idx] += t * 0.2 * torch.randn(len(idx), 2, generator=self.gen, device=dev)
 
     def result_set(self, interrupted: bool, step: int, total: int, seconds: float) -> GaborSet:
         """The current parameters in physical units, with fit metadata (PSNR at the fitted size)."""
@@ -515,7 +579,7 @@ class Fitter:
         gs = self.params.to_gaborset(self.width, self.height, meta)
         from imfit.renderers.gabor import render
 
-        img = render(gs, self.width, self.height)
+        img = render(gs, self.width, self.height, device=self.device)
         meta["psnr"] = round(psnr(img, self.target_np), 3)
         return gs.replace(meta=meta)
 
@@ -535,20 +599,6 @@ def _loss(out: torch.Tensor, target: torch.Tensor, wt: torch.Tensor | None,
         loss = loss + s.sobel * ((go[0] ** 2 + go[1] ** 2).sqrt() - (gt[0] ** 2 + gt[1] ** 2)
                                  .sqrt()).pow(2).mean()
     return loss
-
-
-def _device(name: str) -> torch.device:
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ImfitError("--device cuda: no CUDA GPU is available to torch here")
-        return torch.device(name)
-    if name == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ImfitError("--device mps: Apple Metal is not available to torch here")
-        return torch.device("mps")
-    raise ImfitError(f"unknown --device {name!r} (use cpu, cuda or mps)")
 
 
 def fit_image(target: np.ndarray, settings: FitSettings, weight: np.ndarray | None = None,

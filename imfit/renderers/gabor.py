@@ -27,8 +27,11 @@ from imfit.model.gaborset import GaborSet
 TWO_PI = 2.0 * math.pi
 DEFAULT_RADIUS = 4.5  # in standard deviations along each axis; >= 4 as the spec asks
 TILE = 16
-# Elements (pair x pixel) evaluated per chunk: ~30 MB of float32 temporaries per buffer.
+# Elements (pair x pixel) evaluated per chunk: ~8 MB of float32 per temporary on the CPU, where
+# chunks must stay near the caches; a GPU wants few, large launches instead (~64 MB per
+# temporary on CUDA, half that on Apple's shared memory).
 CHUNK_ELEMS = 1 << 21
+CHUNK_ELEMS_DEVICE = {"cuda": 1 << 24, "mps": 1 << 23}
 
 
 @dataclass(frozen=True)
@@ -96,18 +99,30 @@ def render_dense(params: torch.Tensor, view: View, bias: Any = 0.5,
 # -- fast tiled renderer --------------------------------------------------------------------------
 @dataclass
 class Pairs:
-    """(wavelet, tile) pairs touching the view; row-aligned int64 tensors of length P."""
+    """(wavelet, tile) pairs touching the view; row-aligned int64 tensors of length P.
+
+    A fixed-capacity list (`bin_tiles(..., capacity=)`) pads with pairs whose tile lies
+    outside the view (they write only to the discarded padding pixel) and carries `total`,
+    the number of pairs really needed, as a 0-dim device tensor.
+    """
 
     wid: torch.Tensor
     tx: torch.Tensor
     ty: torch.Tensor
     ntx: int
     nty: int
+    total: torch.Tensor | None = None
 
 
 def bin_tiles(geom: torch.Tensor, view: View, radius: float = DEFAULT_RADIUS,
-              tile: int = TILE) -> Pairs:
-    """Tiles each wavelet's truncated window overlaps (its axis-aligned bounding box)."""
+              tile: int = TILE, capacity: int | None = None) -> Pairs:
+    """Tiles each wavelet's truncated window overlaps (its axis-aligned bounding box).
+
+    The exact list has a data-dependent length, which a GPU can only learn by stopping for a
+    host read; with `capacity` the list has that fixed length instead (no host read): the
+    first `total` slots are the exact pairs in the same order, the rest are padding, and
+    pairs beyond the capacity are dropped (the caller checks `total`).
+    """
     g = geom.detach()
     th, sig, gam = g[:, 2], g[:, 3], g[:, 4]
     c, s = torch.cos(th), torch.sin(th)
@@ -127,6 +142,8 @@ def bin_tiles(geom: torch.Tensor, view: View, radius: float = DEFAULT_RADIUS,
     ny = (i1 - i0 + 1).clamp(min=0)
     counts = nx * ny
     dev = geom.device
+    if capacity is not None:
+        return _bin_fixed(j0, i0, nx, counts, ntx, nty, capacity)
     wid = torch.repeat_interleave(torch.arange(len(g), device=dev), counts)
     if wid.numel() == 0:
         e = torch.zeros(0, dtype=torch.long, device=dev)
@@ -135,6 +152,26 @@ def bin_tiles(geom: torch.Tensor, view: View, radius: float = DEFAULT_RADIUS,
     k = torch.arange(wid.numel(), device=dev) - starts[wid]
     nxw = nx[wid]
     return Pairs(wid, j0[wid] + k % nxw, i0[wid] + k // nxw, ntx, nty)
+
+
+def _bin_fixed(j0: torch.Tensor, i0: torch.Tensor, nx: torch.Tensor, counts: torch.Tensor,
+               ntx: int, nty: int, capacity: int) -> Pairs:
+    """Pair slot k belongs to the wavelet whose running count first exceeds k (searchsorted),
+    so the slots hold the exact pairs in the exact order, all in device ops."""
+    dev = counts.device
+    if len(counts) == 0 or capacity <= 0:
+        e = torch.zeros(0, dtype=torch.long, device=dev)
+        return Pairs(e, e, e, ntx, nty, torch.zeros((), dtype=torch.long, device=dev))
+    ends = torch.cumsum(counts, 0)
+    total = ends[-1]
+    k = torch.arange(capacity, device=dev)
+    wid = torch.searchsorted(ends, k, right=True).clamp(max=len(counts) - 1)
+    valid = k < total
+    local = k - (ends[wid] - counts[wid])
+    nxw = nx[wid].clamp(min=1)
+    tx = torch.where(valid, j0[wid] + local % nxw, ntx)
+    ty = torch.where(valid, i0[wid] + local // nxw, nty)
+    return Pairs(wid, tx, ty, ntx, nty, total)
 
 
 def _chunk_eval(geom: torch.Tensor, wid: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor,
@@ -162,8 +199,8 @@ def _chunk_eval(geom: torch.Tensor, wid: torch.Tensor, tx: torch.Tensor, ty: tor
     return flat, dx, dy, u, v, env, torch.cos(arg), torch.sin(arg)
 
 
-def _chunks(p: int, tile: int) -> list[tuple[int, int]]:
-    step = max(1, CHUNK_ELEMS // (tile * tile))
+def _chunks(p: int, tile: int, device: torch.device) -> list[tuple[int, int]]:
+    step = max(1, CHUNK_ELEMS_DEVICE.get(device.type, CHUNK_ELEMS) // (tile * tile))
     return [(a, min(a + step, p)) for a in range(0, p, step)]
 
 
@@ -175,7 +212,7 @@ class _TiledGabor(torch.autograd.Function):
                 radius: float, tile: int, pairs: Pairs) -> torch.Tensor:
         hw = view.width * view.height
         out = torch.zeros(hw + 1, 3, dtype=geom.dtype, device=geom.device)
-        for a, b in _chunks(len(pairs.wid), tile):
+        for a, b in _chunks(len(pairs.wid), tile, geom.device):
             wid = pairs.wid[a:b]
             flat, _, _, _, _, env, cw, sw = _chunk_eval(geom, wid, pairs.tx[a:b], pairs.ty[a:b],
                                                         view, radius, tile)
@@ -194,7 +231,7 @@ class _TiledGabor(torch.autograd.Function):
         go = torch.cat([grad_out, grad_out.new_zeros(1, 3)], 0)
         ggeom = torch.zeros_like(geom)
         gcoef = torch.zeros_like(coef)
-        for a, b in _chunks(len(pairs.wid), tile):
+        for a, b in _chunks(len(pairs.wid), tile, geom.device):
             wid = pairs.wid[a:b]
             flat, dx, dy, u, v, env, cw, sw = _chunk_eval(geom, wid, pairs.tx[a:b],
                                                           pairs.ty[a:b], view, radius, tile)
@@ -290,12 +327,16 @@ def render_tiled(params: torch.Tensor, view: View, bias: Any = 0.5, clamp: bool 
 # -- the public API --------------------------------------------------------------------------
 def render(gs: GaborSet, width: int | None = None, height: int | None = None,
            center: tuple[float, float] = (0.0, 0.0), zoom: float = 1.0,
-           method: str = "tiled", device: str = "cpu") -> np.ndarray:
+           method: str = "tiled", device: str | torch.device = "cpu") -> np.ndarray:
     """Render a set to a float32 (H, W, 3) array in 0..1 with torch.
 
     Without a size, renders at the fitted size. The view can be any window of the plane:
-    zoom > 1 magnifies, `center` pans (plane units, see imfit.model.gaborset).
+    zoom > 1 magnifies, `center` pans (plane units, see imfit.model.gaborset). `device` is any
+    name `imfit.device.resolve` takes ("auto" included).
     """
+    from imfit.device import resolve
+
+    dev = resolve(device)
     if method not in ("tiled", "dense"):
         raise ImfitError(f"render method must be 'tiled' or 'dense', got {method!r}")
     zoom = validate.number(zoom, "zoom", 0.0, 1e6, lo_open=True)
@@ -304,7 +345,7 @@ def render(gs: GaborSet, width: int | None = None, height: int | None = None,
     height = height or (gs.height if width == gs.width else max(1, round(width / gs.aspect)))
     width, height = validate.image_size(width, height, "render size")
     view = View.of(width, height, center, zoom)
-    p = torch.from_numpy(np.array(gs.params)).to(device)
+    p = torch.from_numpy(np.array(gs.params)).to(dev)
     with torch.no_grad():
         if method == "dense":
             img = _dense_chunked(p, view, gs.bias)
