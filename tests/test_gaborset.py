@@ -26,6 +26,16 @@ def test_params_are_read_only_and_replace_leaves_input_alone():
     assert gs.bias == (0.5, 0.5, 0.5) and gs2.bias == pytest.approx((0.1, 0.2, 0.3))
 
 
+def test_the_callers_array_stays_writable_and_separate():
+    """A set freezes its own copy: the array passed in is neither made read-only nor shared."""
+    p = random_params(4)
+    gs = GaborSet(p, 64, 64)
+    p[0, 0] = 7.0
+    assert gs.params[0, 0] != 7.0
+    frozen = GaborSet(gs.params, 64, 64)  # an already frozen array is shared, not copied
+    assert np.shares_memory(frozen.params, gs.params)
+
+
 def test_indexing_returns_the_same_type():
     gs = GaborSet(random_params(10), 64, 64)
     assert isinstance(gs[3], GaborSet) and len(gs[3]) == 1

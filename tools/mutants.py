@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-k", action="append", default=[], help="only mutants whose name has this")
     ap.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("MUTANTS_JOBS", 2)))
-    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant")
+    ap.add_argument("--timeout", type=float, default=420.0, help="seconds per mutant")
     ap.add_argument("--check", action="store_true", help="only resolve the snippets")
     ap.add_argument("--list", action="store_true", help="print the table and exit")
     ap.add_argument("--baseline", action="store_true",

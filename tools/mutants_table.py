@@ -62,6 +62,8 @@ T_VIDEO = "tests/test_video.py"
 T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
 T_MEAN = "tests/test_meaning.py"
+T_CLI_GL = ("tests/test_diffusion_gl.py::"
+            "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
 
 MUTANTS: list[Mutant] = [
     # -- the seven ---------------------------------------------------------------------
@@ -447,13 +449,13 @@ MUTANTS: list[Mutant] = [
       "        from viewer.diffusion_gl import GLDiffusion\n",
       "    if backend == \"gl\" and False:\n        from viewer.context import headless_context\n"
       "        from viewer.diffusion_gl import GLDiffusion\n",
-      "imfit diffuse --backend gl silently runs torch", T_DIFF, T_DIFFGL, T_MEAN),
+      "imfit diffuse --backend gl silently runs torch", T_CLI_GL),
     M("cli_blend_gl_ignored",
       "    if backend == \"gl\":\n        from viewer.context import headless_context\n"
       "        from viewer.diffusion_gl import solve_gl\n",
       "    if backend == \"gl\" and False:\n        from viewer.context import headless_context\n"
       "        from viewer.diffusion_gl import solve_gl\n",
-      "imfit blend --backend gl silently runs torch", T_DIFF, T_DIFFGL, T_MEAN),
+      "imfit blend --backend gl silently runs torch", T_CLI_GL),
     M("learned_glsl_tap_transposed",
       "fetch_clamped(src, p + ivec2(b - 1, a - 1));",
       "fetch_clamped(src, p + ivec2(a - 1, b - 1));",

@@ -70,8 +70,11 @@ class GaborSet:
             raise ImfitError(f"wavelet array must have shape (N, {NCOL}), got {tuple(p.shape)}")
         if not np.issubdtype(p.dtype, np.number):
             raise ImfitError(f"wavelet array must be numeric, got dtype {p.dtype}")
+        src = p
         with np.errstate(over="ignore", invalid="ignore"):  # 1e300 -> inf, refused just below
             p = np.ascontiguousarray(p, dtype=np.float32)
+        if p.flags.writeable and np.may_share_memory(p, src):
+            p = p.copy()  # freeze our own copy, never the caller's array
         p.setflags(write=False)
         if not np.isfinite(p).all():
             bad = np.argwhere(~np.isfinite(p))[0]
