@@ -428,6 +428,7 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
                 force: bool) -> None:
     """Animate a fit: steady drift and/or a keyframe timeline of edits."""
     import imfit
+    from imfit import validate
     from imfit.animate import (
         animation_sets,
         describe_rates,
@@ -435,7 +436,6 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
         loop_rates,
         timeline_duration,
     )
-    from imfit import validate
     from imfit.edit import parse_drift
     from imfit.errors import ImfitError
     from imfit.video import check_output

@@ -639,9 +639,8 @@ def read_diffusion_input(path: str | Path, size: int | None = None,
     """The frames to diffuse and notes for the user: a picture, a fit (.gabor.json or
     torch-imfit .txt, rendered with `renderer(gs, w, h)`), a folder of frames or a video."""
     from imfit.image import fit_size, read_image, resize_area
-    from imfit.video import read_frames
-
     from imfit.validate import MAX_SIDE, image_size, whole
+    from imfit.video import read_frames
 
     path = Path(path)
     notes: list[str] = []

@@ -146,5 +146,5 @@ def _short(value: Any) -> str:
 
 
 __all__ = ["MAX_FIT_SIDE", "MAX_FRAMES", "MAX_GIF_BYTES", "MAX_MORPH_WAVELETS", "MAX_PIXELS",
-           "MAX_SIDE", "MAX_WAVELETS", "fps", "frame_count", "frames_output", "image_size", "number",
-           "point", "rgb", "seed", "whole"]
+           "MAX_SIDE", "MAX_WAVELETS", "fps", "frame_count", "frames_output", "image_size",
+           "number", "point", "rgb", "seed", "whole"]
