@@ -227,7 +227,7 @@ def _read_npz(path: Path, width: int | None, height: int | None, bias: Any) -> G
         raise ImfitError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; not an .npz imfit "
                          "reads")
     try:
-        with np.load(path, allow_pickle=False) as d:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
             if not hasattr(d, "files"):
                 raise ImfitError(f"{path}: not an imfit .npz (a single array, not an archive)")
             if "params" not in d.files:
