@@ -163,6 +163,10 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         keyframes: int, alpha: str, background: str, seed: int, device: str,
         force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
+    if view:
+        from viewer.window import check_display
+
+        check_display()  # at once, before torch is imported
     from imfit.batch import run_fit_jobs
     from imfit.errors import ImfitError
     from imfit.fit import FitSettings
@@ -253,7 +257,7 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
 
 # -- view --------------------------------------------------------------------------------------
 @main.command()
-@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
 @click.option("--size", default=None, help="Window WIDTHxHEIGHT (default: 720 tall, fitted "
               "aspect).")
 @click.option("--strategy", type=click.Choice(["billboard", "loop"]), default="billboard",
@@ -276,24 +280,55 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="With --preset poisson: the picture pasted into FIT/IMAGE.")
 @click.option("--mask", type=click.Path(path_type=Path), default=None,
               help="With --preset poisson: where the source is pasted (white = inside).")
+@click.option("--osc", "osc_port", type=int, default=None, metavar="PORT",
+              help="Listen for OSC on UDP PORT (127.0.0.1 only unless --osc-host).")
+@click.option("--osc-host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 opens OSC control to the whole network.")
+@click.option("--osc-out", default=None, metavar="HOST:PORT",
+              help="Send every live value back as OSC when it changes.")
+@click.option("--bpm", type=float, default=None,
+              help="Tempo: drift rates snap to whole bars (/imfit/tap sets it live).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of /imfit/randomize.")
+@click.option("--list-params", is_flag=True,
+              help="List every live parameter and OSC address (range, unit, type), then exit.")
 @user_errors
-def view(fit_path: Path, size: str | None, strategy: str, test_frames: int | None, events: str,
-         screenshot: Path | None, force: bool, preset: str | None, preset_size: int,
-         steps_per_frame: int, source: Path | None, mask: Path | None) -> None:
+def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
+         events: str, screenshot: Path | None, force: bool, preset: str | None,
+         preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
+         osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
+         seed: int, list_params: bool) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
+    With --osc PORT, every live parameter is also an OSC address (see --list-params).
     """
-    if preset is not None:
-        from viewer.app import view_preset
+    if list_params:
+        from imfit.live.params import list_params as params_text
 
-        view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
-                    test_frames, events, screenshot, force, source, mask, echo=click.echo)
+        click.echo(params_text())
         return
-    from viewer.app import view_file
+    if fit_path is None:
+        raise click.UsageError("give FIT (or --list-params)")
+    from viewer.window import check_display
 
-    view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot, force,
-              echo=click.echo)
+    check_display()  # at once: the viewer's imports alone take seconds (torch)
+    from viewer.live import open_live
+
+    live = open_live(osc_port, osc_host, osc_out, bpm, seed, echo=click.echo)
+    try:
+        if preset is not None:
+            from viewer.app import view_preset
+
+            view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
+                        test_frames, events, screenshot, force, source, mask, echo=click.echo,
+                        live=live)
+            return
+        from viewer.app import view_file
+
+        view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot,
+                  force, echo=click.echo, live=live)
+    finally:
+        live.close()
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------
@@ -327,7 +362,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     """
     import imfit
     from imfit.errors import ImfitError
-    from imfit.ops import apply_ops, parse_ops
+    from imfit.ops import edit_with_history, parse_ops
     from imfit.ops import list_ops as ops_text
 
     if list_ops:
@@ -341,9 +376,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     if output.exists() and not force:
         raise ImfitError(f"{output} exists; pass --force to overwrite it")
     gs = imfit.load(fit_path)
-    out = apply_ops(gs, chain)
-    out = out.replace(meta={**out.meta, "edits": [*out.meta.get("edits", []),
-                                                  *(o.text() for o in chain)]})
+    out = edit_with_history(gs, chain)
     imfit.save(out, output, overwrite=force)
     click.echo(f"wrote {output} ({len(gs)} -> {len(out)} wavelets; "
                f"{' '.join(o.text() for o in chain)})")
