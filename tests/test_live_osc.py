@@ -114,7 +114,8 @@ def test_osc_out_sends_back_every_change(xvfb_display, fit_file, tmp_path):
 
 def _flood_run(fit_file, tmp_path, display, packets: bool) -> tuple[float, int, str]:
     port = free_port()
-    p = start_view(fit_file, "--size", "128x128", "--osc", port, "--test-frames", 300, "--events", "0 wait 1", cwd=tmp_path, display=display)
+    p = start_view(fit_file, "--size", "128x128", "--osc", port, "--test-frames", 300,
+                   "--events", "0 wait 1", cwd=tmp_path, display=display)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     osc_client.SimpleUDPClient("127.0.0.1", port).send_message("/imfit/gain", 1.0)
     sent = 0
