@@ -429,12 +429,19 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
 @click.option("--size", default=None, help="WIDTHxHEIGHT (default: the fitted size).")
 @click.option("--zoom", type=float, default=1.0, show_default=True)
 @click.option("--center", default="0,0", show_default=True, help="View centre X,Y.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6",
+              show_default=True, help="With --audio: PARAM=BAND:AMOUNT,... (bands: bass, mid, "
+              "high, all, onset; params as in `imfit view --list-params`).")
+@click.option("--bpm", type=float, default=None,
+              help="With --loop: the loop lasts whole bars and rates snap to bars.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, drift: str,
                 loop: bool, timeline: Path | None, size: str | None, zoom: float, center: str,
-                force: bool) -> None:
-    """Animate a fit: steady drift and/or a keyframe timeline of edits."""
+                audio: Path | None, react: str, bpm: float | None, force: bool) -> None:
+    """Animate a fit: steady drift, a keyframe timeline of edits, and/or an audio track."""
     import imfit
     from imfit.animate import (
         animation_sets,
@@ -445,6 +452,8 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     )
     from imfit.edit import parse_drift
     from imfit.errors import ImfitError
+    from imfit.live.audio import plan_audio, react_sets, write_with_audio
+    from imfit.live.tempo import check_bpm, snap_frames, snap_rate
     from imfit.video import check_output
 
     check_output(output, force)
@@ -452,10 +461,15 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
         raise ImfitError(f"--zoom must be positive, got {zoom}")
     rates = parse_drift(drift)
     tl = load_timeline(timeline) if timeline is not None else None
-    if not rates and tl is None:
-        raise ImfitError("nothing moves: give --drift and/or --timeline")
+    plan = plan_audio(audio, react, fps, frames, output) if audio is not None else None
+    if not rates and tl is None and plan is None:
+        raise ImfitError("nothing moves: give --drift, --timeline and/or --audio")
     if frames is None:
-        frames = 120 if tl is None or loop else timeline_duration(tl, fps)
+        frames = plan.frames if plan else (
+            120 if tl is None or loop else timeline_duration(tl, fps))
+    if bpm is not None:
+        frames = snap_frames(frames, fps, check_bpm(bpm)) if loop else frames
+        rates = {k: snap_rate(v, bpm) for k, v in rates.items()}
     if loop:
         rates = loop_rates(rates, frames, fps)
     gs = imfit.load(fit_path)
@@ -463,8 +477,16 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     c = parse_pair(center)
     render_fn = get_renderer("auto")
     sets = animation_sets(gs, frames, fps, rates, loop, tl)
+    what = describe_rates(rates, frames, fps) + (", loop" if loop else "")
+    if plan is not None:
+        sets = react_sets(sets, plan.reactions, plan.signals)
+        n = write_with_audio((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), plan,
+                             output, fps, force)
+        click.echo(f"wrote {output} ({n} frames at {fps:g} fps with {plan.path.name}, "
+                   f"{what}; react {react})")
+        return
     _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
-                 describe_rates(rates, frames, fps) + (", loop" if loop else ""))
+                 what)
 
 
 @main.command("sheet")
