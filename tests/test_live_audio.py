@@ -77,3 +77,13 @@ def test_bad_audio_inputs_are_one_line(fit_file, tmp_path):
         assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output
     with pytest.raises(ImfitError):
         parse_react("gain=bass:lots")
+
+
+def test_bpm_makes_the_loop_whole_bars(fit_file, tmp_path):
+    out = tmp_path / "bars.mp4"
+    r = CliRunner().invoke(cli.main, ["animate", str(fit_file), "--drift", "phase=0.3", "--loop",
+                                      "--bpm", "120", "--frames", "100", "--size", "16x16",
+                                      "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(out)) == 120  # 3.3 s -> 2 bars of 2 s at 120 bpm, 30 fps
+    assert "phase 0.25 turn/s (1 turns per loop)" in r.output  # half a turn a bar

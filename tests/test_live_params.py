@@ -105,3 +105,17 @@ def test_tempo_snaps_to_bars():
     assert tap.bpm == pytest.approx(120) and tap.taps == [20.0]
     with pytest.raises(ImfitError):
         TapTempo(1000)
+
+
+def test_view_list_params_and_docs_show_the_same_table():
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    import cli
+
+    r = CliRunner().invoke(cli.main, ["view", "--list-params"])
+    assert r.exit_code == 0 and r.output.strip() == list_params()
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "live.md").read_text()
+    for line in list_params().splitlines():
+        assert line in docs, f"docs/live.md is out of date: {line}"
