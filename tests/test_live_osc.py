@@ -142,3 +142,29 @@ def test_a_flood_of_malformed_packets_neither_stops_nor_slows_the_viewer(
     assert "more messages ignored" in err  # and summed up the rest of the flood
     print(f"median frame time: {base:.2f} ms alone, {flood:.2f} ms flooded")
     assert flood <= 2.0 * base, (flood, base)
+
+
+def test_osc_preset_and_record_commands(xvfb_display, gl_ctx, fit_file, tmp_path):
+    """/imfit/record 1 records from that frame on; /imfit/preset runs a diffusion preset on the
+    picture shown (Perona-Malik smooths it), /imfit/preset none returns to the wavelets."""
+    from imfit.video import read_frames
+    from viewer.gl_render import render_gl
+
+    port = free_port()
+    shot = tmp_path / "pm.png"
+    p = start_view(fit_file, "--size", "64x64", "--osc", port, "--test-frames", 12, "--events",
+                   "2 wait 2", "--screenshot", shot, cwd=tmp_path, display=xvfb_display)
+    c = osc_client.SimpleUDPClient("127.0.0.1", port)
+    c.send_message("/imfit/record", 1)
+    c.send_message("/imfit/preset", "perona-malik")
+    out, err = finish(p)
+    assert "ignored" not in err, err
+    rec = read_frames(tmp_path / "imfit-rec-001.mp4")
+    assert 10 <= len(rec) <= 12  # from frame 2 at the latest (queued packets count earlier)
+    tv = lambda a: np.abs(np.diff(a, axis=1)).mean()  # noqa: E731
+    got = read_image(shot)[0]
+    wavelets = render_gl(imfit.load(fit_file), 64, 64)
+    assert tv(got) < 0.9 * tv(wavelets), (tv(got), tv(wavelets))  # diffused: smoother
+    assert np.abs(got.mean((0, 1)) - wavelets.mean((0, 1))).max() < 0.05  # the same picture,
+    near = np.abs(got - wavelets).mean()  # the right way up (a flipped copy is much further)
+    assert near < 0.5 * np.abs(got - wavelets[::-1]).mean(), near

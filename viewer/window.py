@@ -249,6 +249,7 @@ class WindowRunner:
         self.win: Any = None
         self.ctx: Any = None
         self.frame = 0
+        self.t = 0.0  # the time of the last frame drawn
         self.want_shot = False
         self.recorder: Recorder | None = None
         self.cursor: tuple[float, float] | None = None
@@ -312,9 +313,20 @@ class WindowRunner:
                              "imfit view --preset poisson")
         if isinstance(self.scene, DiffusionScene):
             image = self.scene.image0
-        else:
+        else:  # the picture as shown, drawn once more offscreen (the back buffer is undefined)
+            from viewer.context import float_target, read_rgba32f
+
             w, h = self.size()
-            image = read_screen(self.ctx, w, h).astype(np.float32) / 255.0
+            fbo = float_target(self.ctx, w, h)
+            try:
+                fbo.use()
+                self.ctx.viewport = (0, 0, w, h)
+                self.scene.draw(self.ctx, w, h, self.t)
+                image = np.clip(read_rgba32f(fbo, w, h)[..., :3], 0.0, 1.0)
+            finally:
+                fbo.color_attachments[0].release()
+                fbo.release()
+                self.ctx.screen.use()
         self._set_scene(DiffusionScene(preset, image))
 
     def _set_scene(self, scene: Any) -> None:
@@ -510,8 +522,8 @@ class WindowRunner:
                 if w == 0 or h == 0:  # minimised
                     glfw.wait_events_timeout(0.1)
                     continue
-                t = self.frame / TEST_FPS if self.test else time.perf_counter() - t0
-                self.on_render(t, w, h)
+                self.t = self.frame / TEST_FPS if self.test else time.perf_counter() - t0
+                self.on_render(self.t, w, h)
                 self.send_state()
                 glfw.swap_buffers(self.win)
                 now = time.perf_counter()
