@@ -179,6 +179,10 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         keyframes: int, alpha: str, background: str, seed: int, device: str,
         force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
+    if view:
+        from viewer.window import check_display
+
+        check_display()  # at once, before torch is imported
     from imfit.validate import rgb
 
     bg = rgb(background, "--background")
@@ -276,7 +280,7 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
 
 # -- view --------------------------------------------------------------------------------------
 @main.command()
-@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path))
+@click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
 @click.option("--size", default=None, help="Window WIDTHxHEIGHT (default: 720 tall, fitted "
               "aspect).")
 @click.option("--strategy", type=click.Choice(["billboard", "loop"]), default="billboard",
@@ -299,24 +303,55 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="With --preset poisson: the picture pasted into FIT/IMAGE.")
 @click.option("--mask", type=click.Path(path_type=Path), default=None,
               help="With --preset poisson: where the source is pasted (white = inside).")
+@click.option("--osc", "osc_port", type=int, default=None, metavar="PORT",
+              help="Listen for OSC on UDP PORT (127.0.0.1 only unless --osc-host).")
+@click.option("--osc-host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 opens OSC control to the whole network.")
+@click.option("--osc-out", default=None, metavar="HOST:PORT",
+              help="Send every live value back as OSC when it changes.")
+@click.option("--bpm", type=float, default=None,
+              help="Tempo: drift rates snap to whole bars (/imfit/tap sets it live).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of /imfit/randomize.")
+@click.option("--list-params", is_flag=True,
+              help="List every live parameter and OSC address (range, unit, type), then exit.")
 @user_errors
-def view(fit_path: Path, size: str | None, strategy: str, test_frames: int | None, events: str,
-         screenshot: Path | None, force: bool, preset: str | None, preset_size: int,
-         steps_per_frame: int, source: Path | None, mask: Path | None) -> None:
+def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
+         events: str, screenshot: Path | None, force: bool, preset: str | None,
+         preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
+         osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
+         seed: int, list_params: bool) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
+    With --osc PORT, every live parameter is also an OSC address (see --list-params).
     """
-    if preset is not None:
-        from viewer.app import view_preset
+    if list_params:
+        from imfit.live.params import list_params as params_text
 
-        view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
-                    test_frames, events, screenshot, force, source, mask, echo=click.echo)
+        click.echo(params_text())
         return
-    from viewer.app import view_file
+    if fit_path is None:
+        raise click.UsageError("give FIT (or --list-params)")
+    from viewer.window import check_display
 
-    view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot, force,
-              echo=click.echo)
+    check_display()  # at once: the viewer's imports alone take seconds (torch)
+    from viewer.live import open_live
+
+    live = open_live(osc_port, osc_host, osc_out, bpm, seed, echo=click.echo)
+    try:
+        if preset is not None:
+            from viewer.app import view_preset
+
+            view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
+                        test_frames, events, screenshot, force, source, mask, echo=click.echo,
+                        live=live)
+            return
+        from viewer.app import view_file
+
+        view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot,
+                  force, echo=click.echo, live=live)
+    finally:
+        live.close()
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------
@@ -349,7 +384,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     imfit edit a.gabor.json kaleido:n=6 hue:deg=120 -o k.gabor.json
     """
     import imfit
-    from imfit.edit.syntax import apply_ops, parse_ops
+    from imfit.edit.syntax import edit_with_history, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
     from imfit.errors import ImfitError
     from imfit.formats.files import check_output_file
@@ -364,9 +399,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
     check_output_file(output, force)
     gs = imfit.load(fit_path)
-    out = apply_ops(gs, chain)
-    out = out.replace(meta={**out.meta, "edits": [*out.meta.get("edits", []),
-                                                  *(o.text() for o in chain)]})
+    out = edit_with_history(gs, chain)
     imfit.save(out, output, overwrite=force)
     click.echo(f"wrote {output} ({len(gs)} -> {len(out)} wavelets; "
                f"{' '.join(o.text() for o in chain)})")
@@ -423,12 +456,19 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
 @click.option("--size", default=None, help="WIDTHxHEIGHT (default: the fitted size).")
 @click.option("--zoom", type=float, default=1.0, show_default=True)
 @click.option("--center", default="0,0", show_default=True, help="View centre X,Y.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6",
+              show_default=True, help="With --audio: PARAM=BAND:AMOUNT,... (bands: bass, mid, "
+              "high, all, onset; params as in `imfit view --list-params`).")
+@click.option("--bpm", type=float, default=None,
+              help="With --loop: the loop lasts whole bars and rates snap to bars.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, drift: str,
                 loop: bool, timeline: Path | None, size: str | None, zoom: float, center: str,
-                force: bool) -> None:
-    """Animate a fit: steady drift and/or a keyframe timeline of edits."""
+                audio: Path | None, react: str, bpm: float | None, force: bool) -> None:
+    """Animate a fit: steady drift, a keyframe timeline of edits, and/or an audio track."""
     import imfit
     from imfit import validate
     from imfit.edit import parse_drift
@@ -441,6 +481,8 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     )
     from imfit.errors import ImfitError
     from imfit.formats.video import check_output
+    from imfit.live.audio import plan_audio, react_sets, write_with_audio
+    from imfit.live.tempo import check_bpm, snap_frames, snap_rate
 
     check_output(output, force, fps)
     if not (zoom > 0 and zoom < 1e6):
@@ -449,10 +491,15 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     c = parse_pair(center, "--center")
     rates = parse_drift(drift)
     tl = load_timeline(timeline) if timeline is not None else None
-    if not rates and tl is None:
-        raise ImfitError("nothing moves: give --drift and/or --timeline")
+    plan = plan_audio(audio, react, fps, frames, output) if audio is not None else None
+    if not rates and tl is None and plan is None:
+        raise ImfitError("nothing moves: give --drift, --timeline and/or --audio")
     if frames is None:
-        frames = 120 if tl is None or loop else timeline_duration(tl, fps)
+        frames = plan.frames if plan else (
+            120 if tl is None or loop else timeline_duration(tl, fps))
+    if bpm is not None:
+        frames = snap_frames(frames, fps, check_bpm(bpm)) if loop else frames
+        rates = {k: snap_rate(v, bpm) for k, v in rates.items()}
     validate.frame_count(frames, "--frames")
     if loop:
         rates = loop_rates(rates, frames, fps)
@@ -461,8 +508,16 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
     validate.frames_output(output, frames, w, h)
     render_fn = get_renderer("auto")
     sets = animation_sets(gs, frames, fps, rates, loop, tl)
+    what = describe_rates(rates, frames, fps) + (", loop" if loop else "")
+    if plan is not None:
+        sets = react_sets(sets, plan.reactions, plan.signals)
+        n = write_with_audio((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), plan,
+                             output, fps, force)
+        click.echo(f"wrote {output} ({n} frames at {fps:g} fps with {plan.path.name}, "
+                   f"{what}; react {react})")
+        return
     _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
-                 describe_rates(rates, frames, fps) + (", loop" if loop else ""))
+                 what)
 
 
 @main.command("sheet")

@@ -177,15 +177,6 @@ def test_scene_keys_change_parameters_pause_and_reset(gl_ctx, photo):
     scene.release()
 
 
-def test_scene_records_frames_to_video(gl_ctx, photo, tmp_path):
-    scene = DiffusionScene("cartoon", photo, record_dir=tmp_path)
-    scene.key("o", False)
-    _draw(gl_ctx, scene, frames=4)
-    scene.key("o", False)
-    assert (tmp_path / "cartoon-000.mp4").exists() and "wrote" in scene.status()
-    scene.release()
-
-
 def test_scene_poisson_drag_moves_the_source_and_warm_starts(gl_ctx, assets):
     dst = load_target(assets / "astronaut.png", 64)[0]
     src = load_target(assets / "chelsea.png", 32)[0]

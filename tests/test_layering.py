@@ -31,6 +31,7 @@ MAY_IMPORT = {
     "errors": set(),
     "validate": {"errors"},
     "device": {"errors"},
+    "live": {"errors", "model", "edit", "formats", "diffusion", "metrics"},
 }
 # the shared validators (sizes, frame counts, numbers) and the one device resolver serve all
 for _part in MAY_IMPORT:

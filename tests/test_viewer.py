@@ -10,6 +10,7 @@ from tolerances import GL_BILLBOARD_VS_TORCH
 
 import imfit
 from imfit.edit import ops as edit
+from imfit.edit.syntax import apply_ops, parse_ops
 from imfit.errors import ImfitError
 from viewer.context import read_rgba32f
 from viewer.gabor_scene import Edits, GaborScene, apply_edits
@@ -43,7 +44,7 @@ def test_fewer_and_more_wavelets_strongest_first(small_fit):
     assert np.array_equal(shown.params, edit.top_k(gs, len(shown)).params)
     for _ in range(3):
         sc.key("right_bracket", False)
-    assert len(sc.current()) == len(gs) and sc.edits.count is None
+    assert len(sc.current()) == len(gs) and sc.edits.count == 0
 
 
 def test_strategy_toggle_and_reset(small_fit):
@@ -111,7 +112,41 @@ def test_save_writes_new_files_that_load_back(small_fit, tmp_path):
     assert (first.name, second.name) == ("cat.edit-001.gabor.json", "cat.edit-002.gabor.json")
     back = imfit.load(first)
     assert np.array_equal(back.params, sc.current().params)
-    assert back.meta["edits"]["gain"] == pytest.approx(1 / 1.1)
+    assert back.meta["edits"] == ["gain:x=0.9090909091"]
+
+
+def test_viewer_history_is_op_texts_that_replay_to_the_saved_set(small_fit, tmp_path):
+    """One edit model: what the viewer saves is the op chain `imfit edit` would apply; replaying
+    the recorded texts through the op parser on the original gives the saved wavelets."""
+    gs = small_fit[0]
+    src = tmp_path / "cat.gabor.json"
+    imfit.save(gs, src)
+    sc = GaborScene(gs, source=src)
+    for key, shift in (("left_bracket", False), ("s", False), ("f", True), ("r", True),
+                       ("a", False), ("b", False)):
+        sc.key(key, shift)
+    sc.set_param("phase", 0.25)
+    saved = imfit.load(sc.save())
+    history = saved.meta["edits"]
+    assert [h.split(":")[0] for h in history] == ["topk", "scale", "rotate", "gain", "phase",
+                                                  "bias"]
+    replayed = apply_ops(gs, parse_ops(history))
+    assert np.allclose(replayed.params, saved.params, atol=1e-5)
+    assert np.allclose(replayed.bias, [b + 0.02 for b in gs.bias], atol=1e-6)
+    assert np.allclose(saved.bias, replayed.bias, atol=1e-6)
+
+
+def test_live_params_clamp_wrap_and_reject_wrong_types(small_fit):
+    sc = GaborScene(small_fit[0])
+    assert sc.set_param("gain", 100.0) == 8.0  # the table's upper end
+    assert sc.set_param("rotation", 190.0) == pytest.approx(-170.0)  # an angle wraps
+    assert sc.set_param("count", 10**9) == 0  # more than there are: all of them
+    assert sc.set_param("count", 3.4) == 3
+    for name, bad in (("gain", "loud"), ("gain", float("nan")), ("sigma", True),
+                      ("strategy", "raytrace"), ("nope", 1.0)):
+        with pytest.raises(ImfitError):
+            sc.set_param(name, bad)
+    assert sc.edits.gain == 8.0 and sc.strategy == "billboard"  # nothing changed by the bad
 
 
 @pytest.mark.gl
@@ -144,6 +179,36 @@ def test_event_scripts_parse_and_reject_nonsense():
     evs = parse_events("2 key shift+s; 4 drag 10 -3; 5 scroll 1.5 20 30; 6 resize 64 48; 7 shot")
     assert [(e.frame, e.kind) for e in evs] == [(2, "key"), (4, "drag"), (5, "scroll"),
                                                 (6, "resize"), (7, "shot")]
-    for bad in ("key s", "3 jump 1", "3 drag 1", "x key s", "-1 key s", "2 drag a b"):
+    for bad in ("key s", "3 jump 1", "3 drag 1", "x key s", "-1 key s", "2 drag a b",
+                "1 key sx", "1 key shift+enterr", "0 key F13x"):
         with pytest.raises(ImfitError):
             parse_events(bad)
+
+
+def test_imfit_edit_on_a_viewer_saved_file_appends_to_one_history(small_fit, tmp_path):
+    """The bug: the viewer wrote meta["edits"] as a dict, `imfit edit` spliced its keys into the
+    list. Now both write op texts; an old dict-shaped file is read as the ops it stood for."""
+    from click.testing import CliRunner
+
+    import cli
+
+    gs = small_fit[0]
+    src = tmp_path / "cat.gabor.json"
+    imfit.save(gs, src)
+    sc = GaborScene(gs, source=src)
+    sc.key("r", False)
+    saved = sc.save()
+    out = tmp_path / "hue.gabor.json"
+    r = CliRunner().invoke(cli.main, ["edit", str(saved), "hue:deg=120", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert imfit.load(out).meta["edits"] == ["rotate:deg=5", "hue:deg=120"]
+
+    legacy = imfit.load(saved)  # as the old viewer wrote it: knobs, rotation in radians
+    legacy = legacy.replace(meta={**legacy.meta, "edits": {
+        "sigma": 1.0, "frequency": 1.0, "drift": 0.3, "phase": 0.0, "rotation": math.radians(5),
+        "gain": 2.0, "bias": 0.0, "count": None}})
+    old = tmp_path / "old.gabor.json"
+    imfit.save(legacy, old)
+    r = CliRunner().invoke(cli.main, ["edit", str(old), "gray", "-o", str(tmp_path / "g.json")])
+    assert r.exit_code == 0, r.output
+    assert imfit.load(tmp_path / "g.json").meta["edits"] == ["rotate:deg=5", "gain:x=2", "gray"]

@@ -50,7 +50,7 @@ def test_window_matches_headless_render_after_scripted_edits(xvfb_display, gl_ct
     gs = imfit.load(fit_file)
     # the state those events describe, written out independently of the scene's key code;
     # phase drift 0.05 turns/s integrated over frames 0..9 at 1/30 s each
-    state = Edits(sigma=1.1, rotation=-math.radians(5), gain=1.1, drift=0.05,
+    state = Edits(sigma=1.1, rotation=-5.0, gain=1.1, drift=0.05,
                   phase=0.05 * (frames - 1) / 30, count=math.floor(len(gs) / 1.25))
     s = 2.0 / 120
     ref = render_gl(apply_edits(gs, state), 160, 120, center=(-20 * s, 10 * s))
@@ -96,7 +96,7 @@ def test_no_display_is_one_line_with_the_headless_way(fit_file, monkeypatch):
 
 
 def test_bad_view_inputs(tmp_path, monkeypatch):
-    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":4242")  # none there: every input is checked before a window
     corrupt = tmp_path / "c.gabor.json"
     corrupt.write_text("[1, 2")
     for args, msg in (([tmp_path / "none.gabor.json"], "no such file"),
@@ -137,9 +137,34 @@ def test_view_preset_runs_live_in_the_window(tmp_path, xvfb_display, assets):
     assert np.abs(got.mean((0, 1)) - src.mean((0, 1))).max() < 0.05
 
 
-def test_view_preset_bad_input(tmp_path, assets):
+def test_view_preset_bad_input(tmp_path, assets, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":4242")  # inputs are checked before any window
     runner = CliRunner()
     r = runner.invoke(cli.main, ["view", str(assets / "astronaut.png"), "--preset", "nope"])
     assert r.exit_code == 2 and r.output.count("\n") == 1
     r = runner.invoke(cli.main, ["view", str(assets / "astronaut.png"), "--preset", "poisson"])
     assert r.exit_code == 2 and "--source" in r.output
+
+
+def test_no_display_is_said_before_any_heavy_work(fit_file, tmp_path):
+    """Without a display the one line comes at once: before a fit is rendered for a preset or
+    torch is imported for `fit --view` (both took seconds before saying it)."""
+    code = ("import sys, cli\n"
+            "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print('exit', e.code, 'torch' in sys.modules)\n")
+    for args in (["view", fit_file, "--preset", "perona-malik"],
+                 ["fit", ROOT / "assets" / "astronaut.png", "-o", tmp_path / "o", "--view"]):
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        env["PYTHONPATH"] = str(ROOT)
+        r = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+        assert "exit 2 False" in r.stdout, (args, r.stdout, r.stderr)
+        assert "DISPLAY" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_events_reject_unknown_key_names(fit_file, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":4242")
+    r = CliRunner().invoke(cli.main, ["view", str(fit_file), "--test-frames", "2", "--events",
+                                      "1 key sx"])
+    assert r.exit_code == 2 and "no key named 'sx'" in r.output

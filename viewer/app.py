@@ -14,7 +14,8 @@ from imfit.errors import ImfitError
 from imfit.model.gaborset import GaborSet
 from viewer.gabor_scene import GaborScene
 from viewer.gl_render import check_strategy
-from viewer.window import parse_events, run_window
+from viewer.live import LiveInputs
+from viewer.window import check_display, parse_events, run_window
 
 WINDOW_HEIGHT = 720
 MAX_WINDOW_WIDTH = 1600
@@ -43,7 +44,8 @@ def _check_screenshot(path: Path | None, force: bool) -> None:
 
 def view_file(path: Path, size: tuple[int, int] | None = None, strategy: str = "billboard",
               frames: int | None = None, events: str = "", screenshot: Path | None = None,
-              force: bool = False, echo: Callable[[str], None] = print) -> GaborScene:
+              force: bool = False, echo: Callable[[str], None] = print,
+              live: LiveInputs | None = None) -> GaborScene:
     """`imfit view`: a window on a .gabor.json that reloads when the file changes.
 
     Test mode (`frames`): scripted `events`, then `screenshot` of the last frame. Returns the
@@ -57,10 +59,13 @@ def view_file(path: Path, size: tuple[int, int] | None = None, strategy: str = "
         raise ImfitError(f"--test-frames must be at least 1, got {frames}")
     _check_screenshot(screenshot, force)
     gs = imfit.load(path)
+    check_display()
     scene = GaborScene(gs, source=path, strategy=strategy)
+    if live is not None:
+        scene.bpm = live.tempo.bpm
     w, h = window_size(gs.width, gs.height, size)
     run_window(scene, w, h, title=f"imfit {path.name}", frames=frames, events=evs,
-               screenshot=screenshot, echo=echo)
+               screenshot=screenshot, echo=echo, live=live)
     return scene
 
 
@@ -95,6 +100,7 @@ def fit_with_viewer(run_fit: Callable[[Callable[[GaborSet], None]], int], width:
     check_strategy(strategy)
     evs = parse_events(events)
     _check_screenshot(screenshot, force)
+    check_display()
     scene = GaborScene(GaborSet.empty(width, height), strategy=strategy)
     scene.note = "fitting"
     stop = threading.Event()
@@ -145,7 +151,7 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
                 window: tuple[int, int] | None = None, frames: int | None = None,
                 events: str = "", screenshot: Path | None = None, force: bool = False,
                 source: Path | None = None, mask: Path | None = None,
-                echo: Callable[[str], None] = print) -> object:
+                echo: Callable[[str], None] = print, live: LiveInputs | None = None) -> object:
     """`imfit view --preset NAME IMAGE|FIT`: a diffusion preset running live in the window.
 
     The input is read like `imfit diffuse` reads it (a fit is rendered first, with torch so the
@@ -165,6 +171,7 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
         raise ImfitError(f"--steps-per-frame must be at least 1, got {steps_per_frame}")
     _check_screenshot(screenshot, force)
     p = load_preset(preset)
+    check_display()  # before the input is read (a fit is rendered with torch: seconds)
     imgs, notes = read_diffusion_input(path, size)
     for n in notes:
         echo(f"note: {n}")
@@ -189,5 +196,5 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
     h, w = image.shape[:2]
     ww, wh = window or window_size(w, h)
     run_window(scene, ww, wh, title=f"imfit {p.name} {path.name}", frames=frames, events=evs,
-               screenshot=screenshot, echo=echo)
+               screenshot=screenshot, echo=echo, live=live)
     return scene

@@ -17,7 +17,6 @@ status).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -514,15 +513,14 @@ class DiffusionScene:
 
     Keys: up/down scale the preset's first live parameter, right/left the second (x1.25),
     m toggles mixed gradients (poisson), space pauses, period steps once while paused,
-    [ and ] halve/double the steps per frame, r resets, o starts/stops recording frames
-    to `record_dir` (written as an .mp4 when recording stops). Drag pans (poisson: moves the
+    [ and ] halve/double the steps per frame, r resets (recording is the window's one record
+    key, v or f9, for every scene). Drag pans (poisson: moves the
     pasted source, the solve warm-starts from the moved solution), scroll zooms.
     """
 
     def __init__(self, preset: str | Preset, image: np.ndarray, steps_per_frame: int = 1,
                  blend_source: np.ndarray | None = None, blend_mask: np.ndarray | None = None,
-                 blend_offset: tuple[int, int] | None = None,
-                 record_dir: str | Path = ".") -> None:
+                 blend_offset: tuple[int, int] | None = None) -> None:
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
         self.image0 = as_rgb(image)
         self.steps_per_frame = max(1, int(steps_per_frame))
@@ -531,8 +529,6 @@ class DiffusionScene:
         self.single = False
         self.zoom = 1.0
         self.pan = np.zeros(2)
-        self.record_dir = Path(record_dir)
-        self.recording: list[np.ndarray] | None = None
         self.message = ""
         self.engine: Any = None
         self.passes: _Passes | None = None
@@ -577,8 +573,6 @@ class DiffusionScene:
             else:
                 self.engine.step(self.steps_per_frame)
             self.single = False
-            if self.recording is not None:
-                self.recording.append(self.engine.image())
         prog, vao = self.passes.get("diffusion_display.glsl")
         self.engine.texture.use(0)
         prog["state"].value = 0
@@ -649,30 +643,7 @@ class DiffusionScene:
             if self.engine is not None:
                 self._build(self.ctx)
             return True
-        if key == "o":
-            self._toggle_record()
-            return True
         return False
-
-    def _toggle_record(self) -> None:
-        if self.recording is None:
-            self.recording = []
-            self.message = "recording"
-            return
-        frames, self.recording = self.recording, None
-        if not frames:
-            self.message = "nothing recorded"
-            return
-        from imfit.formats.video import write_frames
-
-        i = 0
-        while (path := self.record_dir / f"{self.preset.name}-{i:03d}.mp4").exists():
-            i += 1
-        try:
-            write_frames(frames, path, fps=30)
-            self.message = f"wrote {path}"
-        except ImfitError as e:
-            self.message = str(e)
 
     def drag(self, dx: float, dy: float, width: int, height: int) -> None:
         h, w = self.image0.shape[:2]
@@ -713,8 +684,7 @@ class DiffusionScene:
         else:
             out.append(("drag", "pan"))
         out += [("scroll", "zoom"), ("space", "pause"), ("period", "one step while paused"),
-                ("[ / ]", "half / double steps per frame"), ("r", "reset"),
-                ("o", "record on/off (mp4 in the record folder)")]
+                ("[ / ]", "half / double steps per frame"), ("r", "reset")]
         return out
 
     def status(self) -> str:
@@ -730,8 +700,6 @@ class DiffusionScene:
                     f"x{self.steps_per_frame}")
         if self.paused:
             text += " [paused]"
-        if self.recording is not None:
-            text += f" [rec {len(self.recording)}]"
         if self.message:
             text += f" - {self.message}"
         return text

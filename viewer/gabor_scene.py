@@ -10,54 +10,19 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from imfit.edit import ops as edit
+from imfit.edit.syntax import edit_with_history
 from imfit.errors import ImfitError
+from imfit.live.knobs import KNOBS, Edits, apply_edits
+from imfit.live.params import GABOR_PARAMS, LiveParam
+from imfit.live.tempo import snap_rate, step_rate
 from imfit.model.gaborset import GaborSet
 from viewer.gl_render import STRATEGIES, GaborGL
 
-STEP = 1.1  # multiplicative step of the scale keys (sigma, frequency, gain, zoom)
-ROTATE_STEP = math.radians(5.0)
-DRIFT_STEP = 0.05  # turns per second
-BIAS_STEP = 0.02
 WATCH_PERIOD = 0.5  # seconds between checks of the watched file
-
-
-@dataclass(frozen=True)
-class Edits:
-    """The live knobs; the defaults leave the set untouched."""
-
-    sigma: float = 1.0  # window width multiplier (sigma and gamma together)
-    frequency: float = 1.0  # wavelength divided by this
-    drift: float = 0.0  # phase drift speed, turns per second
-    phase: float = 0.0  # phase travelled so far, turns (drift integrates into it)
-    rotation: float = 0.0  # radians, whole field about the origin (clockwise on screen)
-    gain: float = 1.0
-    bias: float = 0.0  # added to the set's own bias
-    count: int | None = None  # strongest wavelets shown; None = all
-
-
-def apply_edits(gs: GaborSet, e: Edits) -> GaborSet:
-    """The set the viewer shows for knobs `e` (pure: the same call the headless test makes)."""
-    out = gs
-    if e.count is not None and e.count < len(gs):
-        out = edit.top_k(out, max(0, e.count))
-    if e.sigma != 1.0 or e.frequency != 1.0:
-        out = edit.scale(out, sigma=e.sigma, gamma=e.sigma, wavelength=1.0 / e.frequency)
-    if e.rotation:
-        out = edit.rotate_field(out, e.rotation)
-    if e.gain != 1.0:
-        out = edit.gain(out, e.gain)
-    if e.phase:
-        out = edit.shift_phase(out, 2 * math.pi * e.phase)
-    if e.bias:
-        out = edit.with_bias(out, [b + e.bias for b in gs.bias])
-    return out
-
-
 class GaborScene:
     """A GaborSet on screen: pan/zoom, live edits, file watching, snapshots from a running fit.
 
@@ -75,6 +40,7 @@ class GaborScene:
         self.center = (0.0, 0.0)
         self.zoom = 1.0
         self.note = ""
+        self.bpm: float | None = None  # a tempo (--bpm, tap): drift rates snap to bars
         self._gl: GaborGL | None = None
         self._last_t: float | None = None
         self._pending: GaborSet | None = None
@@ -124,36 +90,73 @@ class GaborScene:
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         if self.edits.drift:
-            self.edits = replace(self.edits, phase=(self.edits.phase + self.edits.drift * dt) % 1)
+            self.set_param("phase", self.edits.phase + self.edits.drift * dt)
         if self._gl is None or self._gl.ctx is not ctx:
             self._gl = GaborGL(ctx)
         self._gl.draw(self.current(), width, height, self.center, self.zoom, self.strategy)
 
+    # -- live parameters (keys, OSC and MIDI all come through here) ---------------------------
+    def params(self) -> dict[str, LiveParam]:
+        return GABOR_PARAMS
+
+    def value(self, name: str) -> Any:
+        """The current value of live parameter `name` (see `imfit.live.params`)."""
+        if name in KNOBS:
+            return getattr(self.edits, name)
+        if name == "zoom":
+            return self.zoom
+        if name in ("center_x", "center_y"):
+            return self.center[name == "center_y"]
+        if name == "strategy":
+            return self.strategy
+        raise ImfitError(f"no live parameter {name!r}")
+
+    def set_param(self, name: str, value: Any) -> Any:
+        """Set live parameter `name` (coerced and clamped by the table); returns the value set.
+        A wrong type raises ImfitError and changes nothing."""
+        v = GABOR_PARAMS[name].coerce(value) if name in GABOR_PARAMS else None
+        if name == "drift" and self.bpm is not None:
+            v = GABOR_PARAMS[name].coerce(snap_rate(v, self.bpm))
+        if name in KNOBS:
+            if name == "count" and v >= len(self.base):
+                v = 0
+            self.edits = replace(self.edits, **{name: v})
+        elif name == "zoom":
+            self.zoom = v
+        elif name == "center_x":
+            self.center = (v, self.center[1])
+        elif name == "center_y":
+            self.center = (self.center[0], v)
+        elif name == "strategy":
+            self.strategy = v
+        else:
+            raise ImfitError(f"no live parameter {name!r}")
+        return v
+
+    def reset(self) -> None:
+        self.edits, self.center, self.zoom = Edits(), (0.0, 0.0), 1.0
+
+    def _step(self, name: str, up: bool) -> None:
+        if name == "drift" and self.bpm is not None:
+            self.set_param(name, step_rate(self.edits.drift, self.bpm, up))
+            return
+        self.set_param(name, GABOR_PARAMS[name].stepped(self.value(name), up))
+
     def key(self, key: str, shift: bool) -> bool:
-        e = self.edits
-        down = 1.0 / STEP if shift else STEP
-        sign = -1.0 if shift else 1.0
-        n = len(self.base)
-        if key == "s":
-            self.edits = replace(e, sigma=e.sigma * down)
-        elif key == "f":
-            self.edits = replace(e, frequency=e.frequency * down)
-        elif key == "p":
-            self.edits = replace(e, drift=round(e.drift + sign * DRIFT_STEP, 6))
-        elif key == "r":
-            self.edits = replace(e, rotation=e.rotation + sign * ROTATE_STEP)
-        elif key == "a":
-            self.edits = replace(e, gain=e.gain * down)
-        elif key == "b":
-            self.edits = replace(e, bias=round(e.bias + sign * BIAS_STEP, 6))
+        by_key = {"s": "sigma", "f": "frequency", "p": "drift", "r": "rotation", "a": "gain",
+                  "b": "bias"}
+        if key in by_key:
+            self._step(by_key[key], not shift)
         elif key in ("left_bracket", "right_bracket"):
-            shown = n if e.count is None else e.count
+            n = len(self.base)
+            shown = self.edits.count or n
             shown = math.floor(shown / 1.25) if key == "left_bracket" else math.ceil(shown * 1.25)
-            self.edits = replace(e, count=None if shown >= n else max(1, shown))
+            self.set_param("count", min(n, max(1, shown)))
         elif key == "t":
-            self.strategy = STRATEGIES[(STRATEGIES.index(self.strategy) + 1) % len(STRATEGIES)]
+            self.set_param("strategy", STRATEGIES[(STRATEGIES.index(self.strategy) + 1)
+                                                  % len(STRATEGIES)])
         elif key == "0":
-            self.edits, self.center, self.zoom = Edits(), (0.0, 0.0), 1.0
+            self.reset()
         elif key == "w":
             self.save()
         else:
@@ -169,7 +172,7 @@ class GaborScene:
         scale = 2.0 / (self.zoom * height)
         px = self.center[0] + (x - width / 2) * scale
         py = self.center[1] + (y - height / 2) * scale
-        self.zoom = min(1e4, max(1e-3, self.zoom * STEP ** amount))
+        self.zoom = self.set_param("zoom", self.zoom * GABOR_PARAMS["zoom"].step ** amount)
         scale = 2.0 / (self.zoom * height)
         self.center = (px - (x - width / 2) * scale, py - (y - height / 2) * scale)
 
@@ -190,10 +193,12 @@ class GaborScene:
 
     def status(self) -> str:
         e = self.edits
-        shown = len(self.base) if e.count is None else min(e.count, len(self.base))
+        shown = min(e.count or len(self.base), len(self.base))
         parts = [f"{shown}/{len(self.base)} wavelets", self.strategy, f"zoom {self.zoom:.2f}"]
         if e.drift:
             parts.append(f"drift {e.drift:+.2f}")
+        if self.bpm is not None:
+            parts.append(f"{self.bpm:.1f} bpm")
         if self.note:
             parts.append(self.note)
         return " | ".join(parts)
@@ -205,9 +210,8 @@ class GaborScene:
 
         stem = self.source.name.removesuffix(".gabor.json") if self.source else "imfit"
         stem = stem.removesuffix(".json").removesuffix(".txt")
-        gs = self.current()
-        gs = gs.replace(meta={**gs.meta, "edited_from": str(self.source or "live fit"),
-                              "edits": {k: v for k, v in vars(self.edits).items()}})
+        gs = edit_with_history(self.base, self.edits.ops(self.base),
+                               edited_from=str(self.source or "live fit"))
         for i in range(1, 1000):
             path = self.save_dir / f"{stem}.edit-{i:03d}.gabor.json"
             if not path.exists():

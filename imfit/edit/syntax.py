@@ -66,7 +66,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return f"{v:g}"
+        return f"{v:.10g}"  # enough digits that a recorded history replays exactly
     return str(v)
 
 
@@ -315,3 +315,57 @@ def list_ops() -> str:
             ch = f" [{'|'.join(p.choices)}]" if p.choices else ""
             lines.append(f"    {p.name}={p.kind}{ch}  {p.help}{d}")
     return "\n".join(lines)
+
+
+def make_op(name: str, **args: Any) -> Op:
+    """An op record built from values rather than text (the viewer's knobs, OSC, MIDI): the
+    same `Op` that `parse_op(f"{name}:k=v")` gives, defaults filled in, keys checked."""
+    spec = OPS[name]
+    full = {p.name: p.default for p in spec.params}
+    for k, v in args.items():
+        full[spec.param(k).name] = v
+    return Op(spec, full)
+
+
+def edit_history(gs: GaborSet) -> list[str]:
+    """`gs.meta["edits"]` as the op texts that made it, oldest first.
+
+    One shape: a list of op texts. Files saved by the viewer before it wrote op texts hold a
+    dict of its knobs; those are read as the ops the knobs stood for (rotation was radians, the
+    bias an offset whose result is the file's own bias, since no later op changes the bias).
+    """
+    h = gs.meta.get("edits", [])
+    if isinstance(h, list):
+        return [str(t) for t in h]
+    if not isinstance(h, dict):
+        return []
+    out: list[str] = []
+
+    def num(key: str, default: float) -> float:
+        v = h.get(key, default)
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else default
+
+    if isinstance(h.get("count"), int) and h["count"] > 0:
+        out.append(make_op("topk", k=h["count"]).text())
+    sigma, freq = num("sigma", 1.0), num("frequency", 1.0)
+    if (sigma, freq) != (1.0, 1.0) and sigma > 0 and freq > 0:
+        out.append(make_op("scale", sigma=sigma, gamma=sigma, wavelength=1 / freq).text())
+    if num("rotation", 0.0):
+        out.append(make_op("rotate", deg=math.degrees(num("rotation", 0.0))).text())
+    if num("gain", 1.0) != 1.0:
+        out.append(make_op("gain", x=num("gain", 1.0)).text())
+    if num("phase", 0.0):
+        out.append(make_op("phase", deg=360 * num("phase", 0.0)).text())
+    if num("bias", 0.0):
+        r, g, b = gs.bias
+        out.append(make_op("bias", r=r, g=g, b=b).text())
+    return out
+
+
+def edit_with_history(gs: GaborSet, ops: Sequence[Op], **meta: Any) -> GaborSet:
+    """`ops` applied to `gs`, with their texts appended to its edit history (`meta["edits"]`,
+    a list of op texts) and `meta` merged in. Every writer of an edited set (`imfit edit`, the
+    viewer's save) calls this, so the history has one shape whoever wrote it."""
+    history = [*edit_history(gs), *(o.text() for o in ops)]
+    out = apply_ops(gs, ops)
+    return out.replace(meta={**out.meta, **meta, "edits": history})

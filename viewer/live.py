@@ -1,0 +1,78 @@
+"""The viewer's live inputs: OSC in/out and the tempo, opened before the window so a busy port
+or a bad address is one line before anything else happens; and the adapter that gives the
+diffusion scene the same live-parameter face as the Gabor scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from imfit.errors import ImfitError
+from imfit.live.osc import OscIn, OscOut, parse_host_port
+from imfit.live.params import LiveParam, preset_params
+from imfit.live.tempo import TapTempo
+
+
+@dataclass
+class LiveInputs:
+    """What drives the window besides keys and mouse (all optional)."""
+
+    osc_in: OscIn | None = None
+    osc_out: OscOut | None = None
+    tempo: TapTempo = field(default_factory=TapTempo)
+    seed: int = 0
+
+    def close(self) -> None:
+        if self.osc_in is not None:
+            self.osc_in.close()
+
+
+def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str | None = None,
+              bpm: float | None = None, seed: int = 0,
+              echo: Any = print) -> LiveInputs:
+    """Bind the OSC port and check the rest now (before the window and the input file)."""
+    out = OscOut(*parse_host_port(osc_out)) if osc_out else None
+    live = LiveInputs(None, out, TapTempo(bpm), seed)
+    if osc is not None:
+        live.osc_in = OscIn(osc, osc_host)
+        where = "open to the network" if osc_host not in ("127.0.0.1", "localhost") else \
+            "this machine only"
+        echo(f"osc: listening on udp {osc_host}:{live.osc_in.port} ({where}); "
+             "`imfit view --list-params` lists the addresses")
+    return live
+
+
+class DiffusionControls:
+    """`viewer.diffusion_gl.DiffusionScene` as a live target: its preset's live numbers."""
+
+    def __init__(self, scene: Any) -> None:
+        self.scene = scene
+
+    def params(self) -> dict[str, LiveParam]:
+        return preset_params(self.scene.preset)
+
+    def value(self, name: str) -> Any:
+        return self.scene.params[name]
+
+    def set_param(self, name: str, value: Any) -> Any:
+        spec = self.params().get(name)
+        if spec is None:
+            raise ImfitError(f"preset {self.scene.preset.name} has no live parameter {name!r}")
+        v = spec.coerce(value)
+        self.scene._set(name, v)
+        if self.scene.message:  # the scene refused it (e.g. beyond the stable step)
+            raise ImfitError(self.scene.message)
+        return v
+
+    def reset(self) -> None:
+        self.scene.key("r", False)
+
+
+def target_of(scene: Any) -> Any:
+    """The live target of a scene: the scene itself when it has live parameters."""
+    if hasattr(scene, "set_param"):
+        return scene
+    if hasattr(scene, "preset") and hasattr(scene, "params"):
+        return DiffusionControls(scene)
+    return None
