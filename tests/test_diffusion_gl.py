@@ -10,7 +10,8 @@ from imfit.errors import ImfitError
 from imfit.image import load_target
 from imfit.poisson import guidance, solve_cg
 from viewer.context import float_target, read_rgba32f
-from viewer.diffusion_gl import DiffusionScene, GLDiffusion, GLPoisson, GLPoissonSOR
+from viewer.gl_diffusion import DiffusionScene, GLDiffusion
+from viewer.gl_poisson import GLPoisson, GLPoissonSOR
 
 pytestmark = pytest.mark.gl
 

@@ -156,7 +156,7 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
 
     from imfit.diffusion import load_preset, read_diffusion_input
     from imfit.image import read_image, resize_area
-    from viewer.diffusion_gl import DiffusionScene
+    from viewer.gl_diffusion import DiffusionScene
 
     evs = parse_events(events)
     if frames is not None and frames < 1:
