@@ -1,5 +1,5 @@
 """Diffusion presets: data files in `imfit/presets/*.json`, run by a torch engine here and by the
-GLSL ping-pong engine in `viewer/diffusion_gl.py`.
+GLSL ping-pong engine in `viewer/gl_diffusion.py`.
 
 Two schemes share the machinery (the third, `poisson`, lives in `imfit/poisson.py`):
 
@@ -70,7 +70,17 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "learned-kernel": {
         "kappa": Param(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
-        "coupling": Param(1.0, 0.0, 1.0, "0: per-channel Laplacian, 1: Laplacian of the mean"),
+        "coupling": Param(1.0, 0.0, 2.0, "0: per-channel Laplacian, 1: Laplacian of the mean; "
+                          "above 1 colour differences anti-diffuse (grow into stipple and "
+                          "saturated dots, held by the saturating flux and the 0..1 clamp)"),
+        "blur": Param(1.0, 0.0, 1.0, "diffusion rate of brightness (the grey axis) in the "
+                      "starting kernel: below 1 edges and faces stay sharp for longer"),
+        "spin": Param(0.0, -2.0, 2.0, "hue rotation rate of the starting kernel: an "
+                      "antisymmetric channel coupling at the centre tap that turns colours "
+                      "around the grey axis (greys stay); the learning bends it from there"),
+        "saturate": Param(0.0, -2.0, 2.0, "saturation growth rate of the starting kernel: "
+                          "colour differences from grey times this at the centre tap (neon "
+                          "where positive, held by the flux's saturation and the clamp)"),
         "lr": Param(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
         "momentum": Param(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
                           "oscillate: chaotic, the look differs per machine)"),
@@ -202,15 +212,28 @@ def load_preset(name: str) -> Preset:
 LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
 
 
-def initial_kernel(coupling: float) -> np.ndarray:
-    """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix.
+# the generator of rotations about the grey axis (1, 1, 1)/sqrt(3): antisymmetric, rows sum to 0
+HUE_ROTATION = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float64) / math.sqrt(3)
 
-    coupling 0 gives each channel its own Laplacian; 1 gives every channel the Laplacian of the
-    mean of R, G, B (the original used the Laplacian of their SUM, three times stronger, which
-    is what put its dt = 0.2 past the stability limit).
+
+def initial_kernel(coupling: float, spin: float = 0.0, saturate: float = 0.0,
+                   blur: float = 1.0) -> np.ndarray:
+    """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix, plus a hue rotation.
+
+    The mixing matrix is `blur J/3 + (1 - coupling)(I - J/3)`: brightness (the grey axis)
+    diffuses at rate `blur`, colour differences at rate 1 - coupling. coupling 0 gives each channel
+    its own Laplacian; 1 gives every channel the Laplacian of the mean of R, G, B (the original
+    used the Laplacian of their SUM, three times stronger, which is what put its dt = 0.2 past
+    the stability limit); above 1 colour differences anti-diffuse, which is the original's
+    coloured speckle made on purpose: brightness, hence the picture, stays readable.
+    `spin` adds `spin * HUE_ROTATION` at the centre tap: dI/dt = spin R I turns each colour
+    about the grey axis at `spin` radians per unit time, the palette drift; `saturate` adds
+    `saturate * (I - J/3)`, which moves every colour away from grey at that rate.
     """
-    mix = (1 - coupling) * np.eye(3) + coupling * np.full((3, 3), 1 / 3)
-    return (mix[:, :, None, None] * LAPLACIAN[None, None]).astype(np.float32)
+    mix = (1 - coupling) * np.eye(3) + (coupling - 1 + blur) * np.full((3, 3), 1 / 3)
+    k = mix[:, :, None, None] * LAPLACIAN[None, None]
+    k[:, :, 1, 1] += spin * HUE_ROTATION + saturate * (np.eye(3) - 1 / 3)
+    return k.astype(np.float32)
 
 
 def kernel_bound(k: np.ndarray) -> float:
@@ -245,7 +268,7 @@ class Controller:
         p = dict(self.p)
         p[name] = value
         self.p = check_params(self.preset.scheme, p)
-        if name == "coupling":
+        if name in ("coupling", "spin", "saturate", "blur"):
             self.reset_kernel(first=True)
 
     @property
@@ -255,7 +278,8 @@ class Controller:
     def reset_kernel(self, first: bool = False) -> None:
         if not self.learned:
             return
-        self.k = initial_kernel(self.p["coupling"]).astype(np.float64)
+        self.k = initial_kernel(self.p["coupling"], self.p["spin"],
+                                self.p["saturate"], self.p["blur"]).astype(np.float64)
         self.velocity: np.ndarray | None = None
         if first:
             self.lr = self.p["lr"]

@@ -96,3 +96,57 @@ def test_look_metrics_of_a_hand_made_clip():
     assert m.readability == 0.0  # the worst frame, not the best
     with pytest.raises(ValueError):
         look_metrics([w, w], w)
+
+
+# -- the look's knobs in the learned kernel ----------------------------------------------------
+from imfit.diffusion import HUE_ROTATION, TorchDiffusion, initial_kernel, load_preset  # noqa: E402
+
+
+def _chroma_angle(rgb):
+    """Angle of a colour's chroma (its component off the grey axis) in the plane spanned by
+    u = (1, -1, 0)/sqrt 2 and v = (1, 1, -2)/sqrt 6."""
+    c = np.asarray(rgb, np.float64) - np.mean(rgb)
+    return np.arctan2(c @ np.array([1, 1, -2]) / np.sqrt(6), c @ np.array([1, -1, 0]) / np.sqrt(2))
+
+
+def test_spin_turns_a_flat_colour_about_the_grey_axis_at_its_rate():
+    """On a flat picture the Laplacian taps give 0, so dI/dt = spin R I: with no learning and a
+    kappa far above the response (phi(G) ~ G), a colour turns by spin * time radians about the
+    grey axis and keeps its distance from it and its brightness."""
+    pr = load_preset("perona-malik-drugs").with_params(
+        lr=0.0, kappa=10.0, spin=0.05, saturate=0.0, period=0.0, dt=0.1)
+    c0 = np.array([0.6, 0.5, 0.4])
+    eng = TorchDiffusion(pr, np.broadcast_to(c0, (8, 8, 3)).astype(np.float32))
+    eng.step(100)  # 10 time units: 0.5 rad
+    c1 = eng.image()[4, 4].astype(np.float64)
+    turn = (_chroma_angle(c1) - _chroma_angle(c0) + np.pi) % (2 * np.pi) - np.pi
+    assert abs(abs(turn) - 0.5) < 0.01
+    assert abs(np.linalg.norm(c1 - c1.mean()) - np.linalg.norm(c0 - c0.mean())) < 1e-3
+    assert abs(c1.mean() - c0.mean()) < 1e-5
+    np.testing.assert_allclose(HUE_ROTATION @ np.ones(3), 0, atol=1e-12)  # greys stay
+
+
+def test_saturate_and_blur_in_the_starting_kernel():
+    """Centre-tap colour matrix, by hand: Laplacian centre -4 * mix, mix = blur J/3 +
+    (1 - coupling)(I - J/3), plus saturate (I - J/3); the taps of each channel pair sum to the
+    DC part, saturate (I - J/3) + spin R."""
+    k = initial_kernel(0.5, spin=0.0, saturate=0.2, blur=0.4).astype(np.float64)
+    eye, j3 = np.eye(3), np.full((3, 3), 1 / 3)
+    mix = 0.4 * j3 + 0.5 * (eye - j3)
+    np.testing.assert_allclose(k[:, :, 1, 1], -4 * mix + 0.2 * (eye - j3), atol=1e-6)
+    np.testing.assert_allclose(k[:, :, 0, 1], mix, atol=1e-6)
+    np.testing.assert_allclose(k.sum((2, 3)), 0.2 * (eye - j3), atol=1e-6)
+
+
+def test_torch_engine_is_reproducible_run_to_run():
+    """Same preset, photo, machine and backend: the same frames, bit for bit (the chaotic
+    stipple too: its noise is the photo's, not a random draw)."""
+    rng = np.random.default_rng(1)
+    img = rng.random((24, 32, 3)).astype(np.float32)
+    for name in ("perona-malik-drugs", "stipple"):
+        runs = []
+        for _ in range(2):
+            eng = TorchDiffusion(load_preset(name), img)
+            eng.step(40)
+            runs.append(eng.image())
+        assert np.array_equal(runs[0], runs[1])
