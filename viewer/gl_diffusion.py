@@ -148,6 +148,8 @@ class DiffusionScene:
                  blend_offset: tuple[int, int] | None = None,
                  record_dir: str | Path = ".") -> None:
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
+        self.base_preset = self.preset
+        self.seed = 0
         self.image0 = as_rgb(image)
         self.steps_per_frame = max(1, int(steps_per_frame))
         self.params = dict(self.preset.params)
@@ -276,7 +278,47 @@ class DiffusionScene:
         if key == "o":
             self._toggle_record()
             return True
+        if key == "x" and not self.poisson:
+            self.randomise()
+            return True
+        if key == "j" and not self.poisson:
+            self.save_preset()
+            return True
         return False
+
+    def randomise(self) -> None:
+        """New parameters drawn inside the preset's safe ranges from the next seed; the run
+        restarts from the photo with them (printed and shown in the status line)."""
+        from imfit.diffusion import randomise_params
+
+        self.seed += 1
+        self.preset = randomise_params(self.base_preset, self.seed)
+        self.params = dict(self.preset.params)
+        shown = " ".join(f"{k} {v:.3g}" for k, v in self.params.items()
+                         if k in ("spin", "saturate", "blur", "coupling", "kappa", "lr",
+                                  "fidelity"))
+        self.message = f"seed {self.seed}: {shown}"
+        print(f"{self.preset.name}: {shown}", flush=True)
+        if self.engine is not None:
+            self._build(self.ctx)
+
+    def save_preset(self) -> Path | None:
+        """Write the running parameters as a preset JSON in the record folder (never over an
+        existing file); `imfit diffuse --preset THAT.json` replays them."""
+        from imfit.diffusion import preset_json
+        from imfit.io import atomic_write_text
+
+        pr = self.preset.with_params(**self.params)
+        i = 0
+        while (path := self.record_dir / f"{pr.name}-{i:03d}.json").exists():
+            i += 1
+        try:
+            atomic_write_text(path, preset_json(pr), overwrite=False)
+        except (ImfitError, OSError) as e:
+            self.message = str(e)
+            return None
+        self.message = f"wrote {path}"
+        return path
 
     def _toggle_record(self) -> None:
         if self.recording is None:
@@ -339,6 +381,9 @@ class DiffusionScene:
         out += [("scroll", "zoom"), ("space", "pause"), ("period", "one step while paused"),
                 ("[ / ]", "half / double steps per frame"), ("r", "reset"),
                 ("o", "record on/off (mp4 in the record folder)")]
+        if not self.poisson:
+            out += [("x", "randomise the parameters (safe ranges, next seed)"),
+                    ("j", "save the running parameters as a preset .json")]
         return out
 
     def status(self) -> str:
