@@ -150,3 +150,17 @@ def test_torch_engine_is_reproducible_run_to_run():
             eng.step(40)
             runs.append(eng.image())
         assert np.array_equal(runs[0], runs[1])
+
+
+def test_randomise_is_seeded_inside_the_safe_ranges_and_saves_as_a_preset(tmp_path):
+    from imfit.diffusion import SAFE_RANGES, preset_json, randomise_params
+
+    base = load_preset("perona-malik-drugs")
+    a, b, c = (randomise_params(base, s) for s in (7, 7, 8))
+    assert a.params == b.params and a.params != c.params
+    for k, (lo, hi) in SAFE_RANGES["learned-kernel"].items():
+        assert lo <= a.params[k] <= hi
+    path = tmp_path / "mine.json"
+    path.write_text(preset_json(a))
+    back = load_preset(str(path))
+    assert back.params == a.params and back.name == "perona-malik-drugs-r7"
