@@ -714,7 +714,7 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
     engine = None
     if backend == "gl":
         from viewer.context import headless_context
-        from viewer.diffusion_gl import GLDiffusion
+        from viewer.gl_diffusion import GLDiffusion
 
         ctx = headless_context()
 
@@ -769,7 +769,7 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
     solver = None
     if backend == "gl":
         from viewer.context import headless_context
-        from viewer.diffusion_gl import solve_gl
+        from viewer.gl_poisson import solve_gl
 
         ctx = headless_context()
 

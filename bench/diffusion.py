@@ -59,7 +59,7 @@ def main() -> None:
     ctx = None
     try:
         from viewer.context import headless_context
-        from viewer.diffusion_gl import GLDiffusion
+        from viewer.gl_diffusion import GLDiffusion
 
         ctx = headless_context()
         renderer = ctx.info.get("GL_RENDERER", "?")
@@ -129,7 +129,7 @@ def main() -> None:
         "torch plain CG": lambda s: solve_cg(s, 1e-6, precondition=False),
     }
     if ctx is not None:
-        from viewer.diffusion_gl import GLPoisson, GLPoissonSOR
+        from viewer.gl_poisson import GLPoisson, GLPoissonSOR
 
         solvers["GL multigrid PCG"] = lambda s: gl_solve(GLPoisson, s)
         solvers["GL red-black SOR"] = lambda s: gl_solve(GLPoissonSOR, s)

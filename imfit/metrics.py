@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,3 +52,126 @@ def flicker_ratio(renders: Sequence[np.ndarray], sources: Sequence[np.ndarray]) 
     flicker; independent per-frame fits of a still scene score far above 1)."""
     src = flicker(sources)
     return flicker(renders) / max(src, 1e-6)
+
+
+# -- look metrics: what a diffusion preset does to a photo, measured against the source --------
+# CIELAB (D65, CIE 1976). Why Lab: a distance of ~2.3 is just noticeable and ~20 is a plainly
+# different colour everywhere, so "how strong is the look" has a unit a person can read.
+_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                         [0.2126729, 0.7151522, 0.0721750],
+                         [0.0193339, 0.1191920, 0.9503041]])
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+# a pixel is "black" below this in every channel (~13/255); "was not black" means the source had
+# a channel of at least BLACK_SOURCE there, so genuinely dark areas that stay dark do not count
+BLACK_LEVEL = 0.05
+BLACK_SOURCE = 0.15
+
+
+def srgb_to_lab(img: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB 0..1 -> (..., 3) CIELAB (L* 0..100) under D65, float64."""
+    c = np.clip(np.asarray(img, np.float64), 0.0, 1.0)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ _SRGB_TO_XYZ.T / _WHITE_D65
+    d = 6.0 / 29.0
+    f = np.where(xyz > d ** 3, np.cbrt(xyz), xyz / (3 * d * d) + 4.0 / 29.0)
+    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]),
+                     200.0 * (f[..., 1] - f[..., 2])], -1)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean CIE76 colour difference (Euclidean distance in CIELAB) of two (H, W, 3) images."""
+    return float(np.sqrt(((srgb_to_lab(a) - srgb_to_lab(b)) ** 2).sum(-1)).mean())
+
+
+def _laplacian(x: np.ndarray) -> np.ndarray:
+    """4-neighbour Laplacian of (H, W, C) with replicated borders (zero across the border)."""
+    p = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    return p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * x
+
+
+def hf_energy(img: np.ndarray) -> float:
+    """Mean squared 4-neighbour Laplacian over RGB: the energy at the finest scale (pixel-size
+    texture, stipple, speckle). A pixel checkerboard of amplitude a scores 64 a^2."""
+    return float((_laplacian(np.asarray(img, np.float64)) ** 2).mean())
+
+
+def hf_ratio(img: np.ndarray, source: np.ndarray) -> float:
+    """High-frequency energy of `img` relative to the source's: ~1 keeps the texture, > 1 adds
+    (stipple), plain smoothing gives well below 1."""
+    return hf_energy(img) / max(hf_energy(source), 1e-12)
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of (H, W) with replicated borders."""
+    r = max(1, int(3 * sigma + 0.5))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    k /= k.sum()
+    p = np.pad(x, ((r, r), (0, 0)), mode="edge")
+    x = sum(k[i] * p[i:i + x.shape[0]] for i in range(2 * r + 1))
+    p = np.pad(x, ((0, 0), (r, r)), mode="edge")
+    return sum(k[i] * p[:, i:i + x.shape[1]] for i in range(2 * r + 1))
+
+
+def edge_map(img: np.ndarray) -> np.ndarray:
+    """(H, W) blurred edge strength: |grad L*| (central differences), Gaussian-blurred with a
+    sigma of 1/128 of the shorter side (at least 1 px), so that the same picture at another
+    size gives the same map and pixel-scale stipple does not count as an edge."""
+    lum = srgb_to_lab(img)[..., 0]
+    p = np.pad(lum, 1, mode="edge")
+    gx = (p[1:-1, 2:] - p[1:-1, :-2]) / 2
+    gy = (p[2:, 1:-1] - p[:-2, 1:-1]) / 2
+    return _blur(np.hypot(gx, gy), max(1.0, min(lum.shape) / 128))
+
+
+def readability(img: np.ndarray, source: np.ndarray) -> float:
+    """Pearson correlation of the blurred edge maps of `img` and the source: 1 when the same
+    edges are where they were (at any contrast), 0 when no edge is left (a flat picture)."""
+    a, b = edge_map(img).ravel(), edge_map(source).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return 0.0 if den < 1e-12 else float((a * b).sum() / den)
+
+
+def black_fraction(img: np.ndarray, source: np.ndarray) -> float:
+    """Fraction of pixels black in `img` (every channel < BLACK_LEVEL) that were not in the
+    source (some channel >= BLACK_SOURCE): ink blots the process made, not the night sky."""
+    a, s = np.asarray(img), np.asarray(source)
+    return float(((a.max(-1) < BLACK_LEVEL) & (s.max(-1) >= BLACK_SOURCE)).mean())
+
+
+@dataclass(frozen=True)
+class LookMetrics:
+    """How a clip of frames looks against its source (see `look_metrics`)."""
+
+    peak_de: float      # mean CIELAB dE to the source at the frame where it is largest
+    peak_frame: int     # that frame's index
+    drift: float        # mean dE between the frames at 1/3 and 2/3 of the clip
+    hf: float           # high-frequency energy of the peak frame / the source's
+    readability: float  # worst frame's edge-map correlation with the source
+    black: float        # worst frame's fraction of new black pixels
+    return_de: float    # smallest dE to the source after the first third (breathing back)
+
+    def row(self) -> list[str]:
+        return [f"{self.peak_de:.1f}", f"{self.drift:.1f}", f"{self.hf:.2f}",
+                f"{self.readability:.2f}", f"{100 * self.black:.2f}%", f"{self.return_de:.1f}"]
+
+
+LOOK_COLUMNS = ("dE peak", "drift", "HF", "readable", "black", "dE min")
+
+
+def look_metrics(frames: Sequence[np.ndarray], source: np.ndarray) -> LookMetrics:
+    """The look of a clip (float (H, W, 3) 0..1 frames, the source first or not) against the
+    source. `frames` are taken as equally spaced in time."""
+    if len(frames) < 3:
+        raise ValueError("look_metrics needs at least 3 frames")
+    des = [delta_e(f, source) for f in frames]
+    peak = int(np.argmax(des))
+    n = len(frames)
+    third, two = round((n - 1) / 3), round(2 * (n - 1) / 3)
+    return LookMetrics(
+        peak_de=des[peak], peak_frame=peak, drift=delta_e(frames[third], frames[two]),
+        hf=hf_ratio(frames[peak], source),
+        readability=min(readability(f, source) for f in frames),
+        black=max(black_fraction(f, source) for f in frames),
+        return_de=min(des[third:]))

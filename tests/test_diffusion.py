@@ -82,7 +82,8 @@ def test_learned_kernel_matches_autograd_and_torch_sgd(photo, backward):
     p = pr.params
     eng = TorchDiffusion(pr, photo)
     i0 = torch.from_numpy(photo.transpose(2, 0, 1).copy())[None]
-    k = torch.nn.Parameter(torch.from_numpy(initial_kernel(p["coupling"])))
+    k = torch.nn.Parameter(torch.from_numpy(initial_kernel(
+        p["coupling"], p["spin"], p["saturate"], p["blur"])))
     opt = torch.optim.SGD([k], lr=p["lr"], momentum=p["momentum"],
                           weight_decay=p["weight_decay"])
     x = i0.clone()
@@ -133,7 +134,8 @@ def _perturbation_growth(pr, img, steps=50):
 
 
 @pytest.mark.parametrize("name", [p.name for p in list_presets()
-                                  if p.scheme == "learned-kernel"])
+                                  if p.scheme == "learned-kernel"
+                                  and p.name != "stipple"])  # chaotic by design
 def test_learned_presets_are_not_chaotic(photo, name):
     """A 1e-6 nudge of the input stays ~1e-6 after 50 steps (measured <= 1e-3 over 200 steps
     on the four assets at 64-128 px), so a preset looks the same on every machine and the GLSL
@@ -156,7 +158,7 @@ def test_learned_kernel_look_is_size_independent(photo):
     for img in (photo, big):
         eng = TorchDiffusion(pr, img)
         eng.step(3)
-        ks.append(eng.ctl.k - initial_kernel(1.0))
+        ks.append(eng.ctl.k - Controller(pr).k)
     assert np.abs(ks[0]).max() > 1e-3
     assert np.abs(ks[0] - ks[1]).max() < 0.05 * np.abs(ks[0]).max()
 

@@ -10,7 +10,8 @@ from imfit.errors import ImfitError
 from imfit.formats.images import load_target
 from imfit.poisson.solve import guidance, solve_cg
 from viewer.context import float_target, read_rgba32f
-from viewer.diffusion_gl import DiffusionScene, GLDiffusion, GLPoisson, GLPoissonSOR
+from viewer.gl_diffusion import DiffusionScene, GLDiffusion
+from viewer.gl_poisson import GLPoisson, GLPoissonSOR
 
 pytestmark = pytest.mark.gl
 
@@ -213,11 +214,12 @@ def test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines(gl_ctx, asse
     from click.testing import CliRunner
     from PIL import Image
 
-    import viewer.diffusion_gl as dgl
+    import viewer.gl_diffusion as dgl
+    import viewer.gl_poisson as glp
     from cli import main
 
     made = []
-    real_engine, real_solve = dgl.GLDiffusion, dgl.solve_gl
+    real_engine, real_solve = dgl.GLDiffusion, glp.solve_gl
 
     def engine(*a, **k):
         made.append("diffuse")
@@ -228,7 +230,7 @@ def test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines(gl_ctx, asse
         return real_solve(*a, **k)
 
     monkeypatch.setattr(dgl, "GLDiffusion", engine)
-    monkeypatch.setattr(dgl, "solve_gl", solve)
+    monkeypatch.setattr(glp, "solve_gl", solve)
     run = CliRunner().invoke
     tol = DIFFUSION_GL_VS_TORCH + 1 / 255
     for backend in ("torch", "gl"):

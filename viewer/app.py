@@ -162,7 +162,7 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
 
     from imfit.diffusion.engine import load_preset, read_diffusion_input
     from imfit.formats.images import read_image, resize_area
-    from viewer.diffusion_gl import DiffusionScene
+    from viewer.gl_diffusion import DiffusionScene
 
     evs = parse_events(events)
     if frames is not None and frames < 1:

@@ -44,7 +44,7 @@ def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str 
 
 
 class DiffusionControls:
-    """`viewer.diffusion_gl.DiffusionScene` as a live target: its preset's live numbers."""
+    """`viewer.gl_diffusion.DiffusionScene` as a live target: its preset's live numbers."""
 
     def __init__(self, scene: Any) -> None:
         self.scene = scene

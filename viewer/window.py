@@ -302,7 +302,7 @@ class WindowRunner:
         """Run diffusion preset `name` live on the picture shown now ('none': back to the
         scene the window opened with). A running preset switches on its own input."""
         from imfit.diffusion.engine import load_preset
-        from viewer.diffusion_gl import DiffusionScene
+        from viewer.gl_diffusion import DiffusionScene
 
         if name == "none":
             self._set_scene(self.home)

@@ -1,5 +1,5 @@
 """Diffusion presets: data files in `imfit/presets/*.json`, run by a torch engine here and by the
-GLSL ping-pong engine in `viewer/diffusion_gl.py`.
+GLSL ping-pong engine in `viewer/gl_diffusion.py`.
 
 Two schemes share the machinery (the third, `poisson`, lives in `imfit/poisson.py`):
 
@@ -26,6 +26,7 @@ rounding becomes a different picture within 50 steps (docs/presets.md, "Reproduc
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,7 +69,17 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "learned-kernel": {
         "kappa": Param(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
-        "coupling": Param(1.0, 0.0, 1.0, "0: per-channel Laplacian, 1: Laplacian of the mean"),
+        "coupling": Param(1.0, 0.0, 2.0, "0: per-channel Laplacian, 1: Laplacian of the mean; "
+                          "above 1 colour differences anti-diffuse (grow into stipple and "
+                          "saturated dots, held by the saturating flux and the 0..1 clamp)"),
+        "blur": Param(1.0, 0.0, 1.0, "diffusion rate of brightness (the grey axis) in the "
+                      "starting kernel: below 1 edges and faces stay sharp for longer"),
+        "spin": Param(0.0, -2.0, 2.0, "hue rotation rate of the starting kernel: an "
+                      "antisymmetric channel coupling at the centre tap that turns colours "
+                      "around the grey axis (greys stay); the learning bends it from there"),
+        "saturate": Param(0.0, -2.0, 2.0, "saturation growth rate of the starting kernel: "
+                          "colour differences from grey times this at the centre tap (neon "
+                          "where positive, held by the flux's saturation and the clamp)"),
         "lr": Param(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
         "momentum": Param(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
                           "oscillate: chaotic, the look differs per machine)"),
@@ -210,19 +221,61 @@ def load_preset(name: str) -> Preset:
     return presets[name]
 
 
+# Ranges a live "randomise" draws from: inside them every preset stays stable and readable
+# (measured by eye on the strips and with bench/look.py; the full Param ranges allow far more).
+SAFE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "learned-kernel": {"spin": (-0.1, 0.1), "saturate": (0.0, 0.06), "blur": (0.1, 1.0),
+                       "coupling": (0.8, 1.1), "kappa": (0.05, 0.4), "lr": (0.05, 1.0)},
+    "perona-malik": {"kappa": (0.02, 0.2), "fidelity": (0.0, 0.1)},
+}
+
+
+def randomise_params(preset: Preset, seed: int) -> Preset:
+    """The preset with its SAFE_RANGES parameters drawn uniformly (seeded: the same seed gives
+    the same preset), named `NAME-rSEED` so that a saved copy says where it came from."""
+    rng = np.random.default_rng(seed)
+    draw = {k: float(rng.uniform(lo, hi))
+            for k, (lo, hi) in SAFE_RANGES.get(preset.scheme, {}).items()}
+    out = preset.with_params(**draw)
+    base = preset.name.split("-r")[0] if "-r" in preset.name else preset.name
+    return Preset(f"{base}-r{seed}", f"{preset.description} (randomised, seed {seed})",
+                  out.scheme, out.params, out.live, out.steps, out.every)
+
+
+def preset_json(preset: Preset) -> str:
+    """The preset as the JSON text `load_preset` reads back (parameters in full)."""
+    return json.dumps({"name": preset.name, "description": preset.description,
+                       "scheme": preset.scheme, "parameters": preset.params,
+                       "live": list(preset.live), "steps": preset.steps,
+                       "every": preset.every}, indent=2) + "\n"
+
+
 # -- the shared controller ---------------------------------------------------------------------
 LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
 
 
-def initial_kernel(coupling: float) -> np.ndarray:
-    """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix.
+# the generator of rotations about the grey axis (1, 1, 1)/sqrt(3): antisymmetric, rows sum to 0
+HUE_ROTATION = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float64) / math.sqrt(3)
 
-    coupling 0 gives each channel its own Laplacian; 1 gives every channel the Laplacian of the
-    mean of R, G, B (the original used the Laplacian of their SUM, three times stronger, which
-    is what put its dt = 0.2 past the stability limit).
+
+def initial_kernel(coupling: float, spin: float = 0.0, saturate: float = 0.0,
+                   blur: float = 1.0) -> np.ndarray:
+    """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix, plus a hue rotation.
+
+    The mixing matrix is `blur J/3 + (1 - coupling)(I - J/3)`: brightness (the grey axis)
+    diffuses at rate `blur`, colour differences at rate 1 - coupling. coupling 0 gives each channel
+    its own Laplacian; 1 gives every channel the Laplacian of the mean of R, G, B (the original
+    used the Laplacian of their SUM, three times stronger, which is what put its dt = 0.2 past
+    the stability limit); above 1 colour differences anti-diffuse, which is the original's
+    coloured speckle made on purpose: brightness, hence the picture, stays readable.
+    `spin` adds `spin * HUE_ROTATION` at the centre tap: dI/dt = spin R I turns each colour
+    about the grey axis at `spin` radians per unit time, the palette drift; `saturate` adds
+    `saturate * (I - J/3)`, which moves every colour away from grey at that rate.
     """
-    mix = (1 - coupling) * np.eye(3) + coupling * np.full((3, 3), 1 / 3)
-    return (mix[:, :, None, None] * LAPLACIAN[None, None]).astype(np.float32)
+    mix = (1 - coupling) * np.eye(3) + (coupling - 1 + blur) * np.full((3, 3), 1 / 3)
+    k = mix[:, :, None, None] * LAPLACIAN[None, None]
+    k[:, :, 1, 1] += spin * HUE_ROTATION + saturate * (np.eye(3) - 1 / 3)
+    return k.astype(np.float32)
 
 
 def kernel_bound(k: np.ndarray) -> float:
@@ -257,7 +310,7 @@ class Controller:
         p = dict(self.p)
         p[name] = value
         self.p = check_params(self.preset.scheme, p)
-        if name == "coupling":
+        if name in ("coupling", "spin", "saturate", "blur"):
             self.reset_kernel(first=True)
 
     @property
@@ -267,7 +320,8 @@ class Controller:
     def reset_kernel(self, first: bool = False) -> None:
         if not self.learned:
             return
-        self.k = initial_kernel(self.p["coupling"]).astype(np.float64)
+        self.k = initial_kernel(self.p["coupling"], self.p["spin"],
+                                self.p["saturate"], self.p["blur"]).astype(np.float64)
         self.velocity: np.ndarray | None = None
         if first:
             self.lr = self.p["lr"]

@@ -12,7 +12,7 @@ children (piecewise constant). The coarse operator is the Galerkin product P^T A
 so a mask of any shape, the image borders and the Dirichlet ring need no special case: a coarse
 cell belongs to the region when d_c > 0, and every level is symmetric positive definite when
 level 0 is. The hierarchy is plain numpy (exact small integers) and shared: the torch V-cycle
-below and the GLSL one in viewer/diffusion_gl.py run on the same levels.
+below and the GLSL one in viewer/gl_poisson.py run on the same levels.
 
 Piecewise-constant Galerkin coarse grids correct smooth errors by about half (P^T A P is twice
 the rediscretised Laplacian), so the prolonged correction is scaled by OVERCORRECT (Braess,

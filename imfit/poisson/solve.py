@@ -10,7 +10,7 @@ the source difference g_p - g_q, or with mixed gradients whichever of the source
 differences is larger in magnitude, chosen per edge and per channel. Pixels outside Omega are
 the destination's, untouched; the float result is rounded once when saved.
 
-`guidance` builds the system once (shared with the GLSL solver in viewer/diffusion_gl.py),
+`guidance` builds the system once (shared with the GLSL solver in viewer/gl_poisson.py),
 `solve_cg` solves it with conjugate gradients in float64 to a relative residual `tol` (the
 operator is symmetric positive definite whenever Omega leaves at least one ring pixel),
 preconditioned by one multigrid V-cycle per iteration (imfit/multigrid.py): ~15 iterations for

@@ -1,0 +1,113 @@
+"""The look of every diffusion preset, measured against the source (imfit.metrics.look_metrics)
+on photos the tests do not use, at several sizes; optionally on other aspect ratios, on the GL
+engine, and the memory (RSS, which sees torch's allocations) over a long run.
+
+    .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
+                                   [--backend torch|gl] [--memory 10000]
+
+Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
+features)} when present, else the small copies in assets/. Each clip is the preset's default
+steps and every (what `imfit diffuse` writes), the source first. Columns: mean CIELAB dE at the
+peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency energy of the
+peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
+and the smallest dE after the first third (how far it breathes back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
+from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, look_metrics  # noqa: E402
+
+PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
+
+
+def photo(name: str, size: int, aspect: float | None = None) -> np.ndarray:
+    """The photo, centre-cropped to `aspect` (w/h) if given, longer side `size`."""
+    for d in (ROOT.parent / "shared" / "data", ROOT / "assets"):
+        if (d / name).is_file():
+            rgb, _ = read_image(d / name)
+            break
+    else:
+        raise SystemExit(f"{name} not found")
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, -1)
+    h, w = rgb.shape[:2]
+    if aspect is not None:
+        if w / h > aspect:
+            cw = round(h * aspect)
+            rgb = rgb[:, (w - cw) // 2:(w - cw) // 2 + cw]
+        else:
+            ch = round(w / aspect)
+            rgb = rgb[(h - ch) // 2:(h - ch) // 2 + ch]
+        h, w = rgb.shape[:2]
+    tw, th = fit_size(w, h, size)
+    return resize_area(rgb, tw, th)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--presets", nargs="+", default=None)
+    ap.add_argument("--photos", nargs="+", default=list(PHOTOS))
+    ap.add_argument("--aspects", action="store_true", help="also 4:3 and 16:9 crops")
+    ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
+    ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
+    args = ap.parse_args()
+    names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
+    engine = None
+    if args.backend == "gl":
+        from viewer.context import headless_context
+        from viewer.gl_diffusion import GLDiffusion
+
+        ctx = headless_context()
+
+        def engine(pr, img):  # noqa: ANN001, ANN202
+            return GLDiffusion(ctx, pr, img)
+
+    shapes: list[tuple[int, float | None]] = [(s, None) for s in args.sizes]
+    if args.aspects:
+        shapes += [(args.sizes[0], 4 / 3), (args.sizes[0], 16 / 9)]
+    print(f"backend {args.backend}")
+    print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | s |")
+    print("|---" * (len(LOOK_COLUMNS) + 4) + "|")
+    for name in names:
+        pr = load_preset(name)
+        for ph in args.photos:
+            for size, aspect in shapes:
+                src = photo(ph, size, aspect)
+                t = time.perf_counter()
+                frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
+                m = look_metrics(frames, src)
+                h, w = src.shape[:2]
+                print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
+                      + f" | {time.perf_counter() - t:.0f} |", flush=True)
+    if args.memory:
+        for name in names:
+            eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], 32))
+            eng.step(100)
+            before = rss_mb()
+            eng.step(args.memory)
+            ok = np.isfinite(eng.image()).all()
+            print(f"memory {name}: RSS {before:.1f} MB after 100 steps, {rss_mb():.1f} MB after "
+                  f"{args.memory} more (32 px); finite {ok}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

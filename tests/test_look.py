@@ -1,0 +1,166 @@
+"""Look metrics (imfit.metrics) against values worked out by hand or published, and the
+diffusion presets' look properties that need no GPU (reproducibility, memory)."""
+
+import numpy as np
+import pytest
+
+from imfit.metrics import (
+    black_fraction,
+    delta_e,
+    hf_energy,
+    hf_ratio,
+    look_metrics,
+    readability,
+    srgb_to_lab,
+)
+
+
+def flat(rgb, h=8, w=8):
+    return np.broadcast_to(np.asarray(rgb, np.float32), (h, w, 3)).copy()
+
+
+def test_lab_of_known_colours():
+    """White is L* 100, black 0; sRGB red is (53.24, 80.09, 67.20) (Lindbloom's calculator,
+    D65); sRGB grey 0.5 is L* 53.39 (0.5 linearises to 0.2140, and 116 * 0.2140^(1/3) - 16)."""
+    lab = srgb_to_lab(np.array([[1, 1, 1], [0, 0, 0], [1, 0, 0], [0.5, 0.5, 0.5]]))
+    np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.01)
+    np.testing.assert_allclose(lab[1], [0, 0, 0], atol=0.01)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.02)
+    lin = ((0.5 + 0.055) / 1.055) ** 2.4
+    np.testing.assert_allclose(lab[3], [116 * lin ** (1 / 3) - 16, 0, 0], atol=0.01)
+    assert abs(lab[3, 0] - 53.39) < 0.01
+    # below 0.04045 sRGB is linear (c / 12.92) and L* is linear in Y (903.3 Y): 0.02 -> 1.398
+    dark = srgb_to_lab(np.array([0.02, 0.02, 0.02]))
+    assert abs(dark[0] - 903.3 * 0.02 / 12.92) < 0.002
+
+
+def test_delta_e_of_a_known_pair_and_a_mean():
+    """dE(white, red) = sqrt(46.76^2 + 80.09^2 + 67.20^2) = 114.55; half the pixels changed
+    white -> black (dE 100) and half kept gives a mean of 50."""
+    assert abs(delta_e(flat([1, 1, 1]), flat([1, 0, 0])) - 114.55) < 0.05
+    a, b = flat([1, 1, 1]), flat([1, 1, 1])
+    b[:, :4] = 0
+    assert abs(delta_e(a, b) - 50.0) < 1e-4  # white is L* 100.000004 in float math
+
+
+def test_hf_energy_of_a_checkerboard():
+    """A checkerboard 0.5 +- a, n x n, replicated borders: an interior pixel's Laplacian is 8a,
+    an edge pixel's 6a, a corner's 4a: mean energy ((n-2)^2 64 + 4(n-2) 36 + 4 16) a^2 / n^2."""
+    n, a = 10, 0.1
+    s = np.indices((n, n)).sum(0) % 2 * 2 - 1
+    img = np.repeat((0.5 + a * s)[..., None], 3, -1)
+    want = ((n - 2) ** 2 * 64 + 4 * (n - 2) * 36 + 4 * 16) * a * a / n ** 2
+    assert abs(hf_energy(img) - want) < 1e-9
+    half = np.repeat((0.5 + a / 2 * s)[..., None], 3, -1)
+    assert abs(hf_ratio(half, img) - 0.25) < 1e-9  # energy is quadratic in amplitude
+    assert hf_ratio(flat([0.5, 0.5, 0.5], n, n), img) == 0.0
+
+
+def test_readability_same_flat_and_unrelated():
+    rng = np.random.default_rng(0)
+    src = flat([0.2, 0.2, 0.2], 64, 64)
+    src[:, 32:] = 0.8
+    src[20:40, 10:20] = [0.9, 0.1, 0.1]
+    assert abs(readability(src, src) - 1.0) < 1e-9
+    assert readability(flat([0.4, 0.5, 0.6], 64, 64), src) == 0.0
+    noise = rng.random((64, 64, 3))
+    assert abs(readability(noise, src)) < 0.2  # blurred noise edges do not follow the source's
+    moved = np.roll(src, 20, axis=1)  # the same picture, edges elsewhere
+    assert readability(moved, src) < 0.5
+
+
+def test_black_fraction_counts_only_new_black():
+    src = flat([0.5, 0.5, 0.5], 10, 10)
+    src[0] = 0.02  # a black row in the source: staying black is no artefact
+    img = src.copy()
+    img[0] = 0.0
+    img[5, :7] = [0.04, 0.01, 0.0]   # 7 new black pixels
+    img[6, :5] = [0.06, 0.0, 0.0]    # not black: red is above the level
+    assert black_fraction(img, src) == pytest.approx(0.07)
+
+
+def test_look_metrics_of_a_hand_made_clip():
+    """Frames white, grey 0.5, black, white against a white source: dE 0, 46.61, 100, 0, so the
+    peak is frame 2; the frames at 1/3 and 2/3 are 1 and 2 (dE 53.39 apart); the black frame
+    is all new black; the clip comes back to dE 0."""
+    w, g, k = flat([1, 1, 1]), flat([0.5, 0.5, 0.5]), flat([0, 0, 0])
+    m = look_metrics([w, g, k, w], w)
+    assert m.peak_frame == 2 and abs(m.peak_de - 100) < 0.01
+    assert abs(m.drift - 53.39) < 0.01
+    assert m.black == 1.0 and m.return_de == 0.0
+    assert m.readability == 0.0  # flat pictures have no edges to keep
+    edges = flat([0.2, 0.2, 0.2], 32, 32)
+    edges[:, 16:] = 0.8
+    gone = flat([0.5, 0.5, 0.5], 32, 32)
+    m = look_metrics([edges, edges, gone, edges], edges)
+    assert m.readability == 0.0  # the worst frame, not the best
+    with pytest.raises(ValueError):
+        look_metrics([w, w], w)
+
+
+# -- the look's knobs in the learned kernel ----------------------------------------------------
+from imfit.diffusion.engine import HUE_ROTATION, TorchDiffusion, initial_kernel, load_preset  # noqa: E402
+
+
+def _chroma_angle(rgb):
+    """Angle of a colour's chroma (its component off the grey axis) in the plane spanned by
+    u = (1, -1, 0)/sqrt 2 and v = (1, 1, -2)/sqrt 6."""
+    c = np.asarray(rgb, np.float64) - np.mean(rgb)
+    return np.arctan2(c @ np.array([1, 1, -2]) / np.sqrt(6), c @ np.array([1, -1, 0]) / np.sqrt(2))
+
+
+def test_spin_turns_a_flat_colour_about_the_grey_axis_at_its_rate():
+    """On a flat picture the Laplacian taps give 0, so dI/dt = spin R I: with no learning and a
+    kappa far above the response (phi(G) ~ G), a colour turns by spin * time radians about the
+    grey axis and keeps its distance from it and its brightness."""
+    pr = load_preset("perona-malik-drugs").with_params(
+        lr=0.0, kappa=10.0, spin=0.05, saturate=0.0, period=0.0, dt=0.1)
+    c0 = np.array([0.6, 0.5, 0.4])
+    eng = TorchDiffusion(pr, np.broadcast_to(c0, (8, 8, 3)).astype(np.float32))
+    eng.step(100)  # 10 time units: 0.5 rad
+    c1 = eng.image()[4, 4].astype(np.float64)
+    turn = (_chroma_angle(c1) - _chroma_angle(c0) + np.pi) % (2 * np.pi) - np.pi
+    assert abs(abs(turn) - 0.5) < 0.01
+    assert abs(np.linalg.norm(c1 - c1.mean()) - np.linalg.norm(c0 - c0.mean())) < 1e-3
+    assert abs(c1.mean() - c0.mean()) < 1e-5
+    np.testing.assert_allclose(HUE_ROTATION @ np.ones(3), 0, atol=1e-12)  # greys stay
+
+
+def test_saturate_and_blur_in_the_starting_kernel():
+    """Centre-tap colour matrix, by hand: Laplacian centre -4 * mix, mix = blur J/3 +
+    (1 - coupling)(I - J/3), plus saturate (I - J/3); the taps of each channel pair sum to the
+    DC part, saturate (I - J/3) + spin R."""
+    k = initial_kernel(0.5, spin=0.0, saturate=0.2, blur=0.4).astype(np.float64)
+    eye, j3 = np.eye(3), np.full((3, 3), 1 / 3)
+    mix = 0.4 * j3 + 0.5 * (eye - j3)
+    np.testing.assert_allclose(k[:, :, 1, 1], -4 * mix + 0.2 * (eye - j3), atol=1e-6)
+    np.testing.assert_allclose(k[:, :, 0, 1], mix, atol=1e-6)
+    np.testing.assert_allclose(k.sum((2, 3)), 0.2 * (eye - j3), atol=1e-6)
+
+
+def test_torch_engine_is_reproducible_run_to_run():
+    """Same preset, photo, machine and backend: the same frames, bit for bit (the chaotic
+    stipple too: its noise is the photo's, not a random draw)."""
+    rng = np.random.default_rng(1)
+    img = rng.random((24, 32, 3)).astype(np.float32)
+    for name in ("perona-malik-drugs", "stipple"):
+        runs = []
+        for _ in range(2):
+            eng = TorchDiffusion(load_preset(name), img)
+            eng.step(40)
+            runs.append(eng.image())
+        assert np.array_equal(runs[0], runs[1])
+
+
+def test_randomise_is_seeded_inside_the_safe_ranges_and_saves_as_a_preset(tmp_path):
+    from imfit.diffusion.engine import SAFE_RANGES, preset_json, randomise_params
+
+    base = load_preset("perona-malik-drugs")
+    a, b, c = (randomise_params(base, s) for s in (7, 7, 8))
+    assert a.params == b.params and a.params != c.params
+    for k, (lo, hi) in SAFE_RANGES["learned-kernel"].items():
+        assert lo <= a.params[k] <= hi
+    path = tmp_path / "mine.json"
+    path.write_text(preset_json(a))
+    back = load_preset(str(path))
+    assert back.params == a.params and back.name == "perona-malik-drugs-r7"
