@@ -481,7 +481,11 @@ def test_gif_and_mp4_keep_the_frame_rate(tmp_path):
 # -- viewer keys, headless -------------------------------------------------------------------
 def test_viewer_keys_change_the_set_by_their_documented_steps():
     """Kills: viewer_frequency_key, viewer_bias_key, viewer_fewer_key."""
-    from viewer.gabor_scene import BIAS_STEP, STEP, GaborScene
+    from viewer.gabor_scene import GaborScene
+
+    STEP = 1.1  # the documented f key factor (h, docs/live.md)
+
+    BIAS_STEP = 0.02  # the documented b key step (h, docs/live.md)
 
     gs = many(40)
     sc = GaborScene(gs)
