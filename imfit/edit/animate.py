@@ -25,12 +25,12 @@ from typing import Any
 
 from imfit import validate
 from imfit.edit import ops as edit
+from imfit.edit.easing import EASES
+from imfit.edit.easing import ease as ease_at
 from imfit.edit.syntax import Op, apply_ops, lerp_ops, parse_ops
 from imfit.errors import ImfitError
 from imfit.formats.gabor_json import load_json
 from imfit.model.gaborset import GaborSet
-
-EASES = ("linear", "smooth", "hold")
 
 
 def check_frames(frames: int, fps: float) -> None:
@@ -86,19 +86,11 @@ class Timeline:
             if k0.at <= t < k1.at or (t == k1.at and k1 is ext[-1]):
                 span = k1.at - k0.at
                 s = 0.0 if span <= 0 else (t - k0.at) / span
-                return lerp_ops(k0.ops, k1.ops, _ease(s, k0.ease))
+                return lerp_ops(k0.ops, k1.ops, ease_at(s, k0.ease))
         return ext[-1].ops
 
     def end(self) -> float:
         return self.keys[-1].at
-
-
-def _ease(s: float, ease: str) -> float:
-    if ease == "linear":
-        return s
-    if ease == "smooth":
-        return s * s * (3 - 2 * s)
-    return 0.0  # hold: jump at the next key
 
 
 def parse_timeline(obj: Any, source: str = "timeline") -> Timeline:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imfit.edit.easing import ease as ease_at
 from imfit.errors import ImfitError
 from imfit.model.gaborset import COL, GaborSet
 from imfit.validate import MAX_MORPH_WAVELETS, frame_count
 
 TWO_PI = 2.0 * math.pi
-EASINGS = ("linear", "smooth")
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ class Morph:
             return self.a
         if t >= 1:
             return self.b
-        s = _ease(t, ease)
+        s = ease_at(t, ease)
         p0, p1 = self.start, self.end
         p = p0 + (p1 - p0) * s  # positions, angles and phases (already on the short path)
         for c in ("sigma", "gamma", "wavelength"):  # sizes in log space: no shrink-then-grow
@@ -92,14 +92,6 @@ class Morph:
         p[:, 9:12] = amp * w[:, None]
         bias = np.asarray(self.a.bias) + (np.asarray(self.b.bias) - np.asarray(self.a.bias)) * s
         return self.a.replace(params=p.astype(np.float32), bias=tuple(float(v) for v in bias))
-
-
-def _ease(t: float, ease: str) -> float:
-    if ease == "linear":
-        return t
-    if ease == "smooth":
-        return t * t * (3 - 2 * t)
-    raise ImfitError(f"ease must be one of {', '.join(EASINGS)}, got {ease!r}")
 
 
 def match(a: GaborSet, b: GaborSet, size_weight: float = 0.05,
@@ -160,7 +152,7 @@ def morph_sets(a: GaborSet, b: GaborSet, frames: int, ease: str = "smooth",
     times = frame_times(frames)
     if bounce:
         times = np.concatenate([times, times[-2:0:-1]])
-    _ease(0.5, ease)  # refuse a bad ease before matching
+    ease_at(0.5, ease)  # refuse a bad ease before matching
     check_sizes(a, b)
     m = match(a, b, size_weight, color_weight)
     return (m.at(float(t), ease) for t in times)
