@@ -240,7 +240,11 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: str,
            backend: str, strategy: str, frames: int | None, animate: str | None, fps: float,
            force: bool) -> None:
-    """Render a .gabor.json (or torch-imfit .txt) to an image or animation at any size/view."""
+    """Render a fit (any format imfit import reads) to an image or animation at any size/view.
+
+    FIT may also be a folder of fits (the output of fit --mode video): -o clip.mp4 renders
+    one frame per fit, in frame order.
+    """
     from imfit import validate
     from imfit.errors import ImfitError
 
@@ -260,6 +264,21 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     from imfit.formats.video import check_output, write_frames
 
     rates = parse_drift(animate or "")
+    if fit_path.is_dir():  # a folder of fits (fit --mode video): one frame per fit
+        from imfit.formats.readers import list_fits
+
+        if frames is not None or animate is not None:
+            raise ImfitError("a folder of fits renders one frame per fit; drop --frames")
+        paths = list_fits(fit_path)
+        check_output(output, force, fps)
+        first = imfit.load(paths[0])
+        w, h = wh or (first.width, first.height)
+        validate.frames_output(output, len(paths), w, h)
+        renderer = get_renderer(backend, strategy)
+        n = write_frames((renderer(imfit.load(p), w, h, center=c, zoom=zoom) for p in paths),
+                         output, fps, force)
+        click.echo(f"wrote {output} ({n} frames from {len(paths)} fits, {w}x{h})")
+        return
     if frames is None:
         check_image_output(output, force)
     else:

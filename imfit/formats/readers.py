@@ -263,3 +263,16 @@ def _read_npz(path: Path, width: int | None, height: int | None, bias: Any) -> G
     with np.errstate(over="ignore", invalid="ignore"):
         params = params.astype(np.float32)
     return _frame(params, path, width, height, bias)
+
+
+def list_fits(folder: str | os.PathLike[str]) -> list[Path]:
+    """The `.gabor.json` fits of a folder in frame order, the way `imfit fit --mode video`
+    writes them (one per frame; `*.partial.*` leftovers of an interrupted run left out)."""
+    from imfit.formats.images import number_key
+
+    folder = Path(folder)
+    fits = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(".gabor.json")
+            and not p.name.endswith(".partial.gabor.json")]
+    if not fits:
+        raise ImfitError(f"{folder}: no .gabor.json fits in this folder")
+    return sorted(fits, key=number_key)
