@@ -112,10 +112,10 @@ def main() -> None:
         print(f"{name}{how} 512x512: {steps} steps in {time.perf_counter() - t:.1f} s, RSS "
               f"{r0:.1f} -> {rss_mb():.1f} MB")
     # Poisson: square regions pasted into a destination twice their size, best of 3 after a
-    # warm-up (per_step). guidance() (building the system) is timed apart; torch times are the
+    # warm-up (per_step). poisson_system() (building the system) is timed apart; torch times are the
     # solve to 1e-6, GL times upload + solve to 1e-5 (float32) + readback. The plain twins (CG,
     # SOR) run at 256 only: minutes at 1024.
-    from imfit.poisson.solve import PoissonSystem, guidance, solve_cg
+    from imfit.poisson.solve import PoissonSystem, poisson_system, solve_poisson
 
     def gl_solve(cls: type, s: PoissonSystem) -> tuple:
         gp = cls(ctx, s)
@@ -125,8 +125,8 @@ def main() -> None:
             gp.release()
 
     solvers = {
-        "torch multigrid PCG": lambda s: solve_cg(s, 1e-6),
-        "torch plain CG": lambda s: solve_cg(s, 1e-6, precondition=False),
+        "torch multigrid PCG": lambda s: solve_poisson(s, 1e-6),
+        "torch plain CG": lambda s: solve_poisson(s, 1e-6, precondition=False),
     }
     if ctx is not None:
         from viewer.gl_poisson import GLPoisson, GLPoissonSOR
@@ -137,8 +137,8 @@ def main() -> None:
         src = rng.random((n, n, 3), dtype=np.float32)
         dst = rng.random((2 * n, 2 * n, 3), dtype=np.float32)
         args = (src, dst, np.ones((n, n)), (n // 2, n // 2))
-        s = guidance(*args)
-        parts = [f"guidance {per_step(lambda args=args: guidance(*args), 1) * 1e3:.0f} ms"]
+        s = poisson_system(*args)
+        parts = [f"guidance {per_step(lambda args=args: poisson_system(*args), 1) * 1e3:.0f} ms"]
         for name, solve in solvers.items():
             if n > 256 and ("plain" in name or "SOR" in name):
                 continue

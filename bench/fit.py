@@ -88,12 +88,12 @@ def iteration_times(gs, size_hw: tuple[int, int], repeats: int = 3,
 
 def one(name: str, n: int, size: int, out_png: str | None, device: str = "cpu") -> dict:
     """Runs inside the child process."""
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
     from imfit.metrics import dct_baseline_psnr, psnr
 
     target = load(name, size)
     t0 = time.perf_counter()
-    res = fit_image(target, FitSettings(num_gabors=n, size=size, device=device),
+    res = fit_array(target, FitSettings(num_gabors=n, size=size, device=device),
                     meta={"source": name})
     secs = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the dense probe
@@ -116,7 +116,7 @@ def one(name: str, n: int, size: int, out_png: str | None, device: str = "cpu") 
 def video(frames: int = 8) -> None:
     """Flicker of a slowly panning shot: warm starts (video mode) vs independent fits."""
     import imfit
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
     from imfit.metrics import flicker, flicker_ratio
 
     big = load("astronaut", 512)
@@ -129,7 +129,7 @@ def video(frames: int = 8) -> None:
         prev, renders = None, []
         t0 = time.perf_counter()
         for f in srcs:
-            res = fit_image(f, s, init=prev if warm else None)
+            res = fit_array(f, s, init=prev if warm else None)
             prev = res.gaborset
             renders.append(imfit.render(prev))
         psnrs = [10 * np.log10(1 / np.mean((r - f) ** 2)) for r, f in zip(renders, srcs)]
@@ -178,9 +178,9 @@ def gpu_targets(device: str) -> None:
           f"{g['psnr']:.2f} dB, cpu {c['seconds']:.1f} s {c['psnr']:.2f} dB "
           f"(cpu/{device} {c['seconds'] / g['seconds']:.1f}x); fast iteration "
           f"{g['fast_iter_ms']:.1f} ms vs dense {g['dense_iter_ms']:.0f} ms")
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
 
-    gs = fit_image(load("astronaut", 256), FitSettings(num_gabors=1024, size=256,
+    gs = fit_array(load("astronaut", 256), FitSettings(num_gabors=1024, size=256,
                                                        iterations=50, device=device)).gaborset
     fps, cpu_fps = render_fps(gs, device=device)
     print(f"render 1024 wavelets at 1920x1080: {device} {fps:.0f} fps, cpu {cpu_fps:.2f} fps "

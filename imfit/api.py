@@ -124,7 +124,7 @@ def fit(image: Any, num_gabors: int = 256, *, size: int = 256, iterations: int =
     """
     import torch
 
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
 
     if isinstance(image, (str, os.PathLike)):
         from imfit.formats.images import load_target
@@ -144,7 +144,7 @@ def fit(image: Any, num_gabors: int = 256, *, size: int = 256, iterations: int =
     s.validate()
     devices = [torch.device(device)] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=devices):
-        return fit_image(target, s, weight=weight, init=init, meta=meta,
+        return fit_array(target, s, weight=weight, init=init, meta=meta,
                          progress=progress).gaborset
 
 

@@ -25,12 +25,12 @@ def assets() -> Path:
 @pytest.fixture(scope="session")
 def small_fit():
     """A real fit of the astronaut at 64 px with 96 wavelets (a few seconds, once per session)."""
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
     from imfit.formats.images import load_target
 
     target, _ = load_target(ASSETS / "astronaut.png", 64)
     s = FitSettings(num_gabors=96, size=64, iterations=60, rescales=1, seed=1)
-    res = fit_image(target, s, meta={"source": "astronaut.png"})
+    res = fit_array(target, s, meta={"source": "astronaut.png"})
     return res.gaborset, target
 
 

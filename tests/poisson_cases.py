@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from imfit.formats.images import load_target
-from imfit.poisson.solve import PoissonSystem, guidance
+from imfit.poisson.solve import PoissonSystem, poisson_system
 
 MASK_CASES = ["disc", "L clipped", "disc at a corner", "all but a hole"]
 
@@ -42,7 +42,7 @@ def single_pixel_case() -> tuple[PoissonSystem, tuple[int, int], np.ndarray]:
     dst = rng.random((20, 20, 3), dtype=np.float32)
     mask = np.zeros((8, 8))
     mask[5, 4] = 1
-    system = guidance(src, dst, mask, (6, 3))                  # lands on dst[8, 10]
+    system = poisson_system(src, dst, mask, (6, 3))                  # lands on dst[8, 10]
     q = ((7, 10), (9, 10), (8, 9), (8, 11))
     want = src[5, 4] + sum(dst[y, x].astype(np.float64) - src[y - 3, x - 6] for y, x in q) / 4
     return system, (8, 10), want
@@ -53,5 +53,5 @@ def flat_into_black_case() -> PoissonSystem:
     black; the start (the source) is far from it."""
     mask = np.zeros((20, 20))
     mask[3:17, 3:17] = 1
-    return guidance(np.full((20, 20, 3), 0.5, np.float32), np.zeros((40, 40, 3), np.float32),
+    return poisson_system(np.full((20, 20, 3), 0.5, np.float32), np.zeros((40, 40, 3), np.float32),
                     mask, (10, 10))

@@ -2,7 +2,7 @@
 stderr, no traceback, nothing written, and no expensive work before the refusal.
 
 Each case below came from issue 12 (it printed a traceback, ran out of memory, or was silently
-accepted). The library boundary (imfit.render, fit_image, the readers) is checked too, since
+accepted). The library boundary (imfit.render, fit_array, the readers) is checked too, since
 scripts call it without the CLI.
 """
 
@@ -379,15 +379,15 @@ def test_render_checks_its_arguments(kw, expect):
 
 
 def test_fit_image_refuses_uint8_and_grey_targets():
-    from imfit.fitting.fitter import FitSettings, fit_image
+    from imfit.fitting.fitter import FitSettings, fit_array
 
     s = FitSettings(num_gabors=4, size=16, iterations=1, rescales=0)
     with pytest.raises(ImfitError, match="uint8"):
-        fit_image(np.full((16, 16, 3), 200, np.uint8), s)
+        fit_array(np.full((16, 16, 3), 200, np.uint8), s)
     with pytest.raises(ImfitError, match=r"\(H, W, 3\)"):
-        fit_image(np.full((16, 16), 0.5, np.float32), s)
+        fit_array(np.full((16, 16), 0.5, np.float32), s)
     with pytest.raises(ImfitError, match="0..1"):
-        fit_image(np.full((16, 16, 3), 200.0, np.float32), s)
+        fit_array(np.full((16, 16, 3), 200.0, np.float32), s)
 
 
 def test_a_photo_under_our_limit_is_read_though_pillow_would_call_it_a_bomb(tmp_path,

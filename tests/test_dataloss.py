@@ -211,7 +211,7 @@ def test_read_only_output_fails_before_the_work(tmpfs, assets, monkeypatch):
     def never(*a, **k):
         raise AssertionError("the fit ran before the output folder was checked")
 
-    monkeypatch.setattr(imfit.fitting.fitter, "fit_image", never)
+    monkeypatch.setattr(imfit.fitting.fitter, "fit_array", never)
     for out in (ro, ro / "new" / "deeper"):
         r = run("fit", assets / "chelsea.png", "-o", out, "--size", "16")
         assert r.exit_code == 2 and "read-only file system" in r.output, r.output
@@ -372,7 +372,7 @@ def test_fit_force_and_ctrl_c_keeps_the_complete_fit(tmp_path, assets, monkeypat
             "--iterations", "30", "--rescales", "0", "--force"]
     assert run(*args).exit_code == 0
     before = listing(out)
-    real = imfit.fitting.fitter.fit_image
+    real = imfit.fitting.fitter.fit_array
 
     def ctrl_c_at_step_10(target, settings, wmap, init, meta, progress, snapshot):
         def prog(step, total, psnr):
@@ -381,7 +381,7 @@ def test_fit_force_and_ctrl_c_keeps_the_complete_fit(tmp_path, assets, monkeypat
             progress(step, total, psnr)
         return real(target, settings, wmap, init, meta, prog, snapshot)
 
-    monkeypatch.setattr(imfit.fitting.fitter, "fit_image", ctrl_c_at_step_10)
+    monkeypatch.setattr(imfit.fitting.fitter, "fit_array", ctrl_c_at_step_10)
     r = run(*args)
     assert r.exit_code == 130
     assert f"the earlier {out / 'chelsea.gabor.json'} was kept" in r.output

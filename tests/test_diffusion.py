@@ -24,7 +24,7 @@ from imfit.diffusion.engine import (
 from imfit.errors import ImfitError
 from imfit.formats.images import load_target
 from imfit.poisson.multigrid import VCycle, coarsen, dense, fine_level, hierarchy
-from imfit.poisson.solve import blend, guidance, solve_cg
+from imfit.poisson.solve import blend, poisson_system, solve_poisson
 
 
 @pytest.fixture(scope="module")
@@ -312,8 +312,8 @@ def test_poisson_matches_dense_solve_and_leaves_outside_alone(assets, mixed, pre
     mask = np.zeros(src.shape[:2])
     mask[4:15, 6:25] = 1
     mask[10:20, 2:9] = 1     # an L shape, reaching the destination's bottom border below
-    s = guidance(src, dst, mask, (5, 28), mixed)
-    out, _, res = solve_cg(s, 1e-10, precondition=precondition)
+    s = poisson_system(src, dst, mask, (5, 28), mixed)
+    out, _, res = solve_poisson(s, 1e-10, precondition=precondition)
     src_in_dst = np.zeros(dst.shape, np.float64)
     src_in_dst[28:40, 5:35] = src[:12]
     ref = _dense(s, src_in_dst, mixed)
@@ -327,9 +327,9 @@ def test_poisson_matches_dense_solve_and_leaves_outside_alone(assets, mixed, pre
 
 @pytest.mark.parametrize("case", MASK_CASES)
 def test_multigrid_pcg_matches_plain_cg_in_far_fewer_iterations(assets, case):
-    s = guidance(*mask_case(assets, case))
-    ref, plain_iters, _ = solve_cg(s, 1e-10, precondition=False)
-    out, iters, res = solve_cg(s, 1e-10)
+    s = poisson_system(*mask_case(assets, case))
+    ref, plain_iters, _ = solve_poisson(s, 1e-10, precondition=False)
+    out, iters, res = solve_poisson(s, 1e-10)
     assert res <= 1e-10
     assert np.abs(out - ref).max() < POISSON_MG_VS_CG
     assert iters * 4 < plain_iters, (iters, plain_iters)
@@ -338,7 +338,7 @@ def test_multigrid_pcg_matches_plain_cg_in_far_fewer_iterations(assets, case):
 def test_poisson_single_pixel_is_its_closed_form():
     """One pixel: the coarsest (dense) level is the whole problem, one PCG step."""
     system, (y, x), want = single_pixel_case()
-    out, iters, res = solve_cg(system, 1e-10)
+    out, iters, res = solve_poisson(system, 1e-10)
     assert iters == 1 and res <= 1e-10
     assert np.abs(out[y, x] - want).max() < POISSON_VS_DENSE
 
@@ -347,7 +347,7 @@ def test_poisson_single_pixel_is_its_closed_form():
 def test_poisson_zero_right_hand_side_converges_against_the_start(precondition):
     """b = 0: the residual is measured against the start's (||b|| would divide by 0; the
     old 1e-30 floor made CG chase denormals for ~100 iterations)."""
-    out, iters, res = solve_cg(flat_into_black_case(), 1e-6, precondition=precondition)
+    out, iters, res = solve_poisson(flat_into_black_case(), 1e-6, precondition=precondition)
     assert res <= 1e-6 and iters < 30 and np.abs(out).max() < 1e-5
 
 
@@ -412,13 +412,13 @@ def test_poisson_bad_input():
     dst = np.zeros((20, 20, 3), np.float32)
     src = np.zeros((10, 10, 3), np.float32)
     with pytest.raises(ImfitError, match="same size"):
-        guidance(src, dst, np.ones((9, 10)))
+        poisson_system(src, dst, np.ones((9, 10)))
     with pytest.raises(ImfitError, match="empty"):
-        guidance(src, dst, np.zeros((10, 10)))
+        poisson_system(src, dst, np.zeros((10, 10)))
     with pytest.raises(ImfitError, match="outside"):
-        guidance(src, dst, np.ones((10, 10)), (50, 50))
+        poisson_system(src, dst, np.ones((10, 10)), (50, 50))
     with pytest.raises(ImfitError, match="whole destination"):
-        guidance(dst, dst, np.ones((20, 20)), (0, 0))
+        poisson_system(dst, dst, np.ones((20, 20)), (0, 0))
 
 
 # -- CLI -----------------------------------------------------------------------------------------

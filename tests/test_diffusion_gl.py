@@ -8,7 +8,7 @@ from tolerances import DIFFUSION_GL_VS_TORCH, POISSON_GL_VS_TORCH
 from imfit.diffusion.engine import TorchDiffusion, list_presets, load_preset
 from imfit.errors import ImfitError
 from imfit.formats.images import load_target
-from imfit.poisson.solve import guidance, solve_cg
+from imfit.poisson.solve import poisson_system, solve_poisson
 from viewer.context import float_target, read_rgba32f
 from viewer.gl_diffusion import DiffusionScene, GLDiffusion
 from viewer.gl_poisson import GLPoisson, GLPoissonSOR
@@ -88,8 +88,8 @@ def test_gl_poisson_sor_matches_torch_cg(gl_ctx, assets, mixed):
     dst = load_target(assets / "astronaut.png", 64)[0]
     mask = np.zeros(src.shape[:2])
     mask[3:28, 4:44] = 1
-    s = guidance(src, dst, mask, (10, 40), mixed)  # clipped by the bottom border
-    ref, _, _ = solve_cg(s, 1e-10)
+    s = poisson_system(src, dst, mask, (10, 40), mixed)  # clipped by the bottom border
+    ref, _, _ = solve_poisson(s, 1e-10)
     gp = GLPoissonSOR(gl_ctx, s)
     out, sweeps, res = gp.solve(1e-5)
     assert res <= 1e-5 and sweeps < 2000
@@ -100,12 +100,12 @@ def test_gl_poisson_sor_matches_torch_cg(gl_ctx, assets, mixed):
 
 @pytest.mark.parametrize("case", MASK_CASES)
 def test_gl_multigrid_pcg_matches_torch_in_as_many_iterations(gl_ctx, assets, case):
-    """The GLSL twin of solve_cg: same hierarchy, cycle and CG, float32 textures. It stops on
+    """The GLSL twin of solve_poisson: same hierarchy, cycle and CG, float32 textures. It stops on
     the float64 residual, takes about the torch iterations (float32 rounding may add one or
     two), and leaves every pixel outside the region alone."""
-    s = guidance(*mask_case(assets, case))
-    ref, _, _ = solve_cg(s, 1e-10)
-    _, torch_iters, _ = solve_cg(s, 1e-5)
+    s = poisson_system(*mask_case(assets, case))
+    ref, _, _ = solve_poisson(s, 1e-10)
+    _, torch_iters, _ = solve_poisson(s, 1e-5)
     gp = GLPoisson(gl_ctx, s)
     out, iters, res = gp.solve(1e-5)
     gp.release()

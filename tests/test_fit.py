@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from imfit import ImfitError
-from imfit.fitting.fitter import FitSettings, Fitter, fit_image
+from imfit.fitting.fitter import FitSettings, Fitter, fit_array
 from imfit.formats.images import load_target
 from imfit.metrics import dct_baseline_psnr, flicker, flicker_ratio, psnr
 
@@ -22,8 +22,8 @@ def test_fit_beats_the_dct_baseline_at_equal_storage(small_fit):
 def test_fit_is_deterministic_with_a_seed(assets):
     t, _ = load_target(assets / "chelsea.png", 32)
     s = FitSettings(num_gabors=16, size=32, iterations=15, rescales=1, seed=3)
-    a = fit_image(t, s).gaborset
-    b = fit_image(t, s).gaborset
+    a = fit_array(t, s).gaborset
+    b = fit_array(t, s).gaborset
     assert np.array_equal(a.params, b.params)
 
 
@@ -45,7 +45,7 @@ def test_weight_map_focuses_the_fit(assets):
     w = np.zeros(t.shape[:2], np.float32)
     w[:, :16] = 1.0
     s = FitSettings(num_gabors=12, size=32, iterations=40, rescales=0)
-    gs = fit_image(t, s, weight=w).gaborset
+    gs = fit_array(t, s, weight=w).gaborset
     import imfit
 
     img = imfit.render(gs)
@@ -55,7 +55,7 @@ def test_weight_map_focuses_the_fit(assets):
 def test_warm_start_begins_where_the_previous_fit_ended(small_fit):
     gs, target = small_fit
     s = FitSettings(num_gabors=len(gs), size=64, iterations=5, rescales=1)
-    res = fit_image(target, s, init=gs)
+    res = fit_array(target, s, init=gs)
     assert res.psnr >= gs.meta["psnr"] - 0.5
 
 
@@ -148,7 +148,7 @@ def test_initialisation_reads_orientation_from_the_image():
 
 def test_fit_recovers_a_planted_set():
     gs, img = _planted(seed=4)
-    res = fit_image(img, FitSettings(num_gabors=12, size=48, iterations=150, rescales=1, seed=0))
+    res = fit_array(img, FitSettings(num_gabors=12, size=48, iterations=150, rescales=1, seed=0))
     assert res.psnr > 33.0  # the planted image is exactly representable
 
 
@@ -226,7 +226,7 @@ def test_plateau_multiplies_the_rate_by_gamma_after_20_stale_steps(monkeypatch):
     t = np.random.default_rng(0).uniform(0, 1, (16, 16, 3)).astype(np.float32)
     s = FitSettings(num_gabors=8, size=16, iterations=100, rescales=0, global_lr=1e-9,
                     gamma=0.5, solve_every=0, replace_every=0, early_stop=False)
-    fit_image(t, s)
+    fit_array(t, s)
     assert len(log) == 100
     base = 1e-9 * 0.25  # the first group (positions) runs at a quarter of the global rate
     plateau = [lr / (base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * i / 100))))
@@ -268,7 +268,7 @@ def test_mutation_runs_every_step_of_a_fit_only_when_asked(assets, monkeypatch):
     calls = []
     monkeypatch.setattr(Fitter, "_mutate", lambda self, frac: calls.append(frac))
     s = FitSettings(num_gabors=8, size=16, iterations=30, rescales=0, early_stop=False)
-    fit_image(t, s)
+    fit_array(t, s)
     assert calls == []
-    fit_image(t, FitSettings(**{**s.__dict__, "mutation_scale": 0.3}))
+    fit_array(t, FitSettings(**{**s.__dict__, "mutation_scale": 0.3}))
     assert len(calls) == 30 and calls[0] == 0.0 and calls[-1] == pytest.approx(29 / 30)

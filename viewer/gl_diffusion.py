@@ -1,4 +1,4 @@
-"""The GLSL twin of imfit/diffusion.py (ping-pong RGBA32F targets) and the live view.
+"""The GLSL twin of imfit/diffusion/engine.py (ping-pong RGBA32F targets) and the live view.
 
 `GLDiffusion` runs a preset with the same `Controller` as the torch engine (same substeps,
 schedule and SGD on the kernel), so the two agree to float precision; only the per-pixel work
@@ -20,7 +20,7 @@ import numpy as np
 
 from imfit.diffusion.engine import Controller, Preset, as_rgb, load_preset
 from imfit.errors import ImfitError
-from imfit.poisson.solve import PoissonSystem, guidance
+from imfit.poisson.solve import PoissonSystem, poisson_system
 from viewer.gl_passes import Passes, Reduction, float_texture, read_rgb, rgba
 from viewer.gl_poisson import GLPoisson
 
@@ -177,7 +177,7 @@ class DiffusionScene:
             Controller(self.preset)  # validate parameters now
 
     def _system(self) -> PoissonSystem:
-        return guidance(self.src, self.image0, self.mask, (self.offset[0], self.offset[1]),
+        return poisson_system(self.src, self.image0, self.mask, (self.offset[0], self.offset[1]),
                         bool(self.params["mixed"]))
 
     def _build(self, ctx: Any) -> None:

@@ -1,8 +1,9 @@
-"""The GLSL twin of imfit/poisson.py: the Pérez system on RGBA32F textures.
+"""The GLSL twin of imfit/poisson/solve.py: the Pérez system on RGBA32F textures.
 
-`GLPoisson` solves it by multigrid-preconditioned CG, the twin of imfit.poisson.solve.solve_cg on
-the same hierarchy; `GLPoissonSOR`, red-black SOR (two passes per sweep) over the whole picture,
-is its plain twin. Both warm-start after a drag. `solve_gl` is `imfit blend --backend gl`.
+`GLPoisson` solves it by multigrid-preconditioned CG, the twin of
+imfit.poisson.solve.solve_poisson on the same hierarchy; `GLPoissonSOR`, red-black SOR (two
+passes per sweep) over the whole picture, is its plain twin. Both warm-start after a drag.
+`solve_gl` is `imfit blend --backend gl`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _relative_residual(system: PoissonSystem, image: np.ndarray) -> float:
 
 
 class GLPoisson:
-    """Multigrid-preconditioned CG on the GPU: the twin of imfit.poisson.solve.solve_cg.
+    """Multigrid-preconditioned CG on the GPU: the twin of imfit.poisson.solve.solve_poisson.
 
     The same hierarchy (imfit.poisson.multigrid, one coef texture per level over the padded
     crop), the same V(1, 1) Jacobi cycle, fused into one pass down and one pass up per level

@@ -1,7 +1,7 @@
 """Diffusion presets: data files in `imfit/presets/*.json`, run by a torch engine here and by the
 GLSL ping-pong engine in `viewer/gl_diffusion.py`.
 
-Two schemes share the machinery (the third, `poisson`, lives in `imfit/poisson.py`):
+Two schemes share the machinery (the third, `poisson`, lives in `imfit/poisson/`):
 
 - `perona-malik`: per channel, 4 neighbours, flux form, zero-flux borders,
   `I += dt * sum_n g(d_n) d_n` with `g = exp(-(d/kappa)^2)` or `1/(1+(d/kappa)^2)`, kappa on the
@@ -42,7 +42,7 @@ SCHEMES = ("perona-malik", "learned-kernel", "poisson")
 
 
 @dataclass(frozen=True)
-class Param:
+class Knob:
     """One scheme parameter: default, allowed range, and what it means (for --help and keys)."""
 
     default: Any
@@ -53,54 +53,54 @@ class Param:
 
 
 _COMMON = {
-    "dt": Param(0.25, 1e-6, 1e4, "diffusion time one step advances (pixel^2 units)"),
-    "cfl": Param(1.0, 1e-3, 1.0, "fraction of the explicit stability limit a substep may use"),
-    "period": Param(0.0, 0.0, 1e9, "every this much time: re-inject the original (0 = never)"),
-    "reinject": Param(0.0, 0.0, 1.0, "fraction of the original mixed back each period"),
-    "video_mix": Param(0.5, 0.0, 1.0, "video: fraction of each new frame mixed into the state"),
+    "dt": Knob(0.25, 1e-6, 1e4, "diffusion time one step advances (pixel^2 units)"),
+    "cfl": Knob(1.0, 1e-3, 1.0, "fraction of the explicit stability limit a substep may use"),
+    "period": Knob(0.0, 0.0, 1e9, "every this much time: re-inject the original (0 = never)"),
+    "reinject": Knob(0.0, 0.0, 1.0, "fraction of the original mixed back each period"),
+    "video_mix": Knob(0.5, 0.0, 1.0, "video: fraction of each new frame mixed into the state"),
 }
 
-PARAMS: dict[str, dict[str, Param]] = {
+PARAMS: dict[str, dict[str, Knob]] = {
     "perona-malik": {
-        "kappa": Param(0.1, 1e-4, 10.0, "edge threshold on the 0..1 intensity scale"),
-        "g": Param("exp", doc="edge-stopping function", choices=("exp", "rational")),
-        "fidelity": Param(0.0, 0.0, 100.0, "pull towards the original per unit time"),
+        "kappa": Knob(0.1, 1e-4, 10.0, "edge threshold on the 0..1 intensity scale"),
+        "g": Knob("exp", doc="edge-stopping function", choices=("exp", "rational")),
+        "fidelity": Knob(0.0, 0.0, 100.0, "pull towards the original per unit time"),
         **_COMMON,
     },
     "learned-kernel": {
-        "kappa": Param(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
-        "coupling": Param(1.0, 0.0, 2.0, "0: per-channel Laplacian, 1: Laplacian of the mean; "
+        "kappa": Knob(0.07, 1e-4, 10.0, "edge threshold of the kernel response, 0..1 scale"),
+        "coupling": Knob(1.0, 0.0, 2.0, "0: per-channel Laplacian, 1: Laplacian of the mean; "
                           "above 1 colour differences anti-diffuse (grow into stipple and "
                           "saturated dots, held by the saturating flux and the 0..1 clamp)"),
-        "blur": Param(1.0, 0.0, 1.0, "diffusion rate of brightness (the grey axis) in the "
+        "blur": Knob(1.0, 0.0, 1.0, "diffusion rate of brightness (the grey axis) in the "
                       "starting kernel: below 1 edges and faces stay sharp for longer"),
-        "spin": Param(0.0, -2.0, 2.0, "hue rotation rate of the starting kernel: an "
+        "spin": Knob(0.0, -2.0, 2.0, "hue rotation rate of the starting kernel: an "
                       "antisymmetric channel coupling at the centre tap that turns colours "
                       "around the grey axis (greys stay); the learning bends it from there"),
-        "saturate": Param(0.0, -2.0, 2.0, "saturation growth rate of the starting kernel: "
+        "saturate": Knob(0.0, -2.0, 2.0, "saturation growth rate of the starting kernel: "
                           "colour differences from grey times this at the centre tap (neon "
                           "where positive, held by the flux's saturation and the clamp)"),
-        "lr": Param(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
-        "momentum": Param(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
+        "lr": Knob(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
+        "momentum": Knob(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
                           "oscillate: chaotic, the look differs per machine)"),
-        "weight_decay": Param(5e-4, 0.0, 1.0, "SGD weight decay"),
-        "w_fidelity": Param(1.0, 0.0, 1e3, "loss weight of (I_t - I_0)^2"),
-        "w_edge": Param(1.0, 0.0, 1e3, "loss weight of |K * I|"),
-        "softness": Param(0.05, 1e-3, 1.0, "scale below which |K * I| is smoothed, "
+        "weight_decay": Knob(5e-4, 0.0, 1.0, "SGD weight decay"),
+        "w_fidelity": Knob(1.0, 0.0, 1e3, "loss weight of (I_t - I_0)^2"),
+        "w_edge": Knob(1.0, 0.0, 1e3, "loss weight of |K * I|"),
+        "softness": Knob(0.05, 1e-3, 1.0, "scale below which |K * I| is smoothed, "
                           "sqrt(G^2 + softness^2): its gradient's slope is 1/softness, so small "
                           "values make the kernel learning chaotic"),
-        "w_dark": Param(1.0, 0.0, 1e3, "loss weight of I_t^2"),
-        "lr_decay": Param(0.995, 0.0, 1.0, "learning-rate factor at each period's kernel reset"),
-        "backward": Param(0.0, 0.0, 1.0, "how much of the backward (sharpening) regime |G| > "
+        "w_dark": Knob(1.0, 0.0, 1e3, "loss weight of I_t^2"),
+        "lr_decay": Knob(0.995, 0.0, 1.0, "learning-rate factor at each period's kernel reset"),
+        "backward": Knob(0.0, 0.0, 1.0, "how much of the backward (sharpening) regime |G| > "
                           "kappa/sqrt(2) to keep: 0 = saturating, stable, reproducible flux; 1 = "
                           "the original's (sharpening; with momentum 0.9 and softness 0.01, "
                           "speckle that differs per machine)"),
         **_COMMON,
     },
     "poisson": {
-        "mixed": Param(False, doc="mixed gradients: per edge, the stronger of source and "
+        "mixed": Knob(False, doc="mixed gradients: per edge, the stronger of source and "
                        "destination"),
-        "tol": Param(1e-6, 1e-12, 1e-2, "relative residual at which the solve stops"),
+        "tol": Knob(1e-6, 1e-12, 1e-2, "relative residual at which the solve stops"),
     },
 }
 
@@ -222,7 +222,7 @@ def load_preset(name: str) -> Preset:
 
 
 # Ranges a live "randomise" draws from: inside them every preset stays stable and readable
-# (measured by eye on the strips and with bench/look.py; the full Param ranges allow far more).
+# (measured by eye on the strips and with bench/look.py; the full Knob ranges allow far more).
 SAFE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "learned-kernel": {"spin": (-0.1, 0.1), "saturate": (0.0, 0.06), "blur": (0.1, 1.0),
                        "coupling": (0.8, 1.1), "kappa": (0.05, 0.4), "lr": (0.05, 1.0)},

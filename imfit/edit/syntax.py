@@ -21,7 +21,7 @@ from imfit.model.gaborset import GaborSet
 
 
 @dataclass(frozen=True)
-class Param:
+class OpParam:
     """One key of an op: its type ("float", "int", "bool", "str", "path"), default, help."""
 
     name: str
@@ -35,10 +35,10 @@ class Param:
 class OpSpec:
     name: str
     help: str
-    params: tuple[Param, ...]
+    params: tuple[OpParam, ...]
     apply: Callable[[GaborSet, dict[str, Any]], GaborSet]
 
-    def param(self, key: str) -> Param:
+    def param(self, key: str) -> OpParam:
         for p in self.params:
             if p.name == key:
                 return p
@@ -141,8 +141,8 @@ def _merge(gs: GaborSet, a: dict[str, Any]) -> GaborSet:
     return edit.merge(gs, _load_cached(a["with"]), a["bias"])
 
 
-def _p(name: str, kind: str, default: Any, help: str, choices: Sequence[str] = ()) -> Param:
-    return Param(name, kind, default, help, tuple(choices))
+def _p(name: str, kind: str, default: Any, help: str, choices: Sequence[str] = ()) -> OpParam:
+    return OpParam(name, kind, default, help, tuple(choices))
 
 
 _DEG = _p("deg", "float", 0.0, "degrees")
@@ -228,7 +228,7 @@ OPS: dict[str, OpSpec] = {o.name: o for o in [
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _value(op: str, p: Param, text: str) -> Any:
+def _value(op: str, p: OpParam, text: str) -> Any:
     t = text.strip()
     try:
         if p.kind == "float":

@@ -601,7 +601,7 @@ def _loss(out: torch.Tensor, target: torch.Tensor, wt: torch.Tensor | None,
     return loss
 
 
-def fit_image(target: np.ndarray, settings: FitSettings, weight: np.ndarray | None = None,
+def fit_array(target: np.ndarray, settings: FitSettings, weight: np.ndarray | None = None,
               init: GaborSet | None = None, meta: dict[str, Any] | None = None,
               progress: Progress | None = None, snapshot: Snapshot | None = None) -> FitResult:
     """Fit `settings.num_gabors` wavelets to target (H, W, 3) in 0..1; see the module docstring."""

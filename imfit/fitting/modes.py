@@ -136,7 +136,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     """
     from tqdm import tqdm
 
-    from imfit.fitting.fitter import fit_image
+    from imfit.fitting.fitter import fit_array
     from imfit.formats.files import Interrupted, check_output_folder, refuse_existing
     from imfit.formats.images import load_target, load_weight
     from imfit.renderers.gabor import render
@@ -169,7 +169,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 bar.refresh()
 
             try:
-                result = fit_image(target, settings, wmap, init, meta, progress, snapshot)
+                result = fit_array(target, settings, wmap, init, meta, progress, snapshot)
             except KeyboardInterrupt:  # a second Ctrl-C while the fit made its result
                 raise Interrupted(0, f"stopped before {outs[0]} was written; earlier files "
                                   "are as they were") from None

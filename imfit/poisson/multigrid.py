@@ -1,4 +1,4 @@
-"""Multigrid for the Pérez system of imfit/poisson.py: an aggregation hierarchy and its V-cycle.
+"""Multigrid for the Pérez system of imfit/poisson/solve.py: an aggregation hierarchy and its V-cycle.
 
 Each level is a 5-point operator `A x = d x - sum_q w_pq x_q` on a grid; level 0 is the blend
 region's crop (d = |N_p| inside Omega, w = 1 between two Omega pixels, 0 elsewhere). A coarse
@@ -18,8 +18,8 @@ Piecewise-constant Galerkin coarse grids correct smooth errors by about half (P^
 the rediscretised Laplacian), so the prolonged correction is scaled by OVERCORRECT (Braess,
 "Towards algebraic multigrid for elliptic problems of second order", 1995). Smoothing is damped
 Jacobi, the same sweeps before and after, so the cycle is a symmetric positive definite linear
-operator: a preconditioner for conjugate gradients (`imfit.poisson.solve.solve_cg`), which converges
-to the exact system's answer whatever the cycle's quality.
+operator: a preconditioner for conjugate gradients (`imfit.poisson.solve.solve_poisson`),
+which converges to the exact system's answer whatever the cycle's quality.
 """
 
 from __future__ import annotations

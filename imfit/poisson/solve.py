@@ -10,8 +10,8 @@ the source difference g_p - g_q, or with mixed gradients whichever of the source
 differences is larger in magnitude, chosen per edge and per channel. Pixels outside Omega are
 the destination's, untouched; the float result is rounded once when saved.
 
-`guidance` builds the system once (shared with the GLSL solver in viewer/gl_poisson.py),
-`solve_cg` solves it with conjugate gradients in float64 to a relative residual `tol` (the
+`poisson_system` builds the system once (shared with the GLSL solver in viewer/gl_poisson.py),
+`solve_poisson` solves it with conjugate gradients in float64 to a relative residual `tol` (the
 operator is symmetric positive definite whenever Omega leaves at least one ring pixel),
 preconditioned by one multigrid V-cycle per iteration (imfit/multigrid.py): ~15 iterations for
 a 256x256 region where plain CG, still available as the tested twin, takes ~400.
@@ -53,7 +53,7 @@ def _as_rgb(a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
-def guidance(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
+def poisson_system(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
              offset: tuple[int, int] | None = None, mixed: bool = False) -> PoissonSystem:
     """Build the Pérez system for pasting `src` (with `mask`, same size) into `dst` at `offset`
     (x, y of src's top-left corner in dst; default: centred)."""
@@ -118,7 +118,7 @@ def guidance(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
                          guide=np.where(om[..., None], guide, 0.0), start=start, box=(y0, x0))
 
 
-def solve_cg(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
+def solve_poisson(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
              x0: np.ndarray | None = None, precondition: bool = True,
              ) -> tuple[np.ndarray, int, float]:
     """Conjugate gradients on the exact system (float64, torch), all in preallocated buffers.
@@ -212,8 +212,8 @@ def blend(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
 
     Outside the region the destination is returned bit for bit.
     """
-    system = guidance(src, dst, mask, offset, mixed)
-    out, _, res = solve_cg(system, tol)
+    system = poisson_system(src, dst, mask, offset, mixed)
+    out, _, res = solve_poisson(system, tol)
     if not res <= tol * 10:
         raise ImfitError(f"Poisson solve did not converge (residual {res:.2e})")
     y0, x0 = system.box
@@ -241,8 +241,8 @@ def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
     if solver is None:
         import torch  # noqa: F401 - its first import (~1 s) is not the solve's time
     t0 = time.perf_counter()
-    system = guidance(s, d, m, offset, mixed)
-    out, iters, res = (solver or (lambda sy: solve_cg(sy, tol)))(system)
+    system = poisson_system(s, d, m, offset, mixed)
+    out, iters, res = (solver or (lambda sy: solve_poisson(sy, tol)))(system)
     secs = time.perf_counter() - t0
     y0, x0 = system.box
     h, w = system.inside.shape

@@ -13,7 +13,7 @@ wavelet's shader cannot work, because the sRGB curve of a sum is not the sum of 
 uses the same buffer convention so both paths, the viewport and the EXR (= `imfit render`'s
 float values) agree. The view is set on the imfit scene only: the user's scene keeps AgX.
 
-Mirror of imfit/renderer.py and viewer/glsl/gabor.glsl, per wavelet (node by node below):
+Mirror of imfit/renderers/gabor.py and viewer/glsl/gabor.glsl, per wavelet (node by node below):
   u = dx cos(theta) + dy sin(theta), v = dy cos(theta) - dx sin(theta)
   q = (u/sigma)^2 + (v/gamma)^2; 0 if q > R^2 (R = 4.5) else
   amp_c * exp(-q/2) * cos(2 pi u / wavelength + phase_c)
