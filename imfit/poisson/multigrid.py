@@ -1,4 +1,4 @@
-"""Multigrid for the Pérez system of imfit/poisson/solve.py: an aggregation hierarchy and its V-cycle.
+"""Multigrid for the Pérez system of imfit/poisson/solve.py: an aggregation hierarchy, V-cycle.
 
 Each level is a 5-point operator `A x = d x - sum_q w_pq x_q` on a grid; level 0 is the blend
 region's crop (d = |N_p| inside Omega, w = 1 between two Omega pixels, 0 elsewhere). A coarse
