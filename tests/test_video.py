@@ -66,3 +66,17 @@ def test_cli_ctrl_c_during_diffuse_reports_and_exits_130(tmp_path, assets, monke
     assert r.exit_code == 130
     assert "the 2 frames made so far were written" in r.output
     assert out.exists()
+
+
+def test_a_frames_folder_holds_every_frame_under_its_own_number(tmp_path):
+    """Three different greys in, three PNGs out, frame_00000.. in order, each its own grey."""
+    from PIL import Image
+
+    from imfit.formats.video import write_frames
+
+    greys = [0.2, 0.5, 0.8]
+    n = write_frames((np.full((6, 8, 3), g, np.float32) for g in greys), tmp_path / "f", fps=10)
+    files = sorted((tmp_path / "f").iterdir())
+    assert n == 3 and [f.name for f in files] == [f"frame_{i:05d}.png" for i in range(3)]
+    got = [np.asarray(Image.open(f), np.float32).mean() / 255 for f in files]
+    assert np.allclose(got, greys, atol=1 / 255)

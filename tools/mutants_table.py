@@ -399,9 +399,9 @@ MUTANTS: list[Mutant] = [
       "rate = Fraction(30)",
       "MP4 always plays at 30 fps", T_VIDEO),
     M("frames_folder_drops_last",
-      'pngs.append(_png_temp(tx, path / f"frame_{n:05d}.png", img))',
-      'pngs.append(_png_temp(tx, path / f"frame_{max(n - 1, 0):05d}.png", img))',
-      "a frames folder loses a frame (two frames written under one name)", T_VIDEO),
+      "        for i, tmp in enumerate(pngs):\n            tx.stage(",
+      "        for i, tmp in enumerate(pngs[:-1]):\n            tx.stage(",
+      "a frames folder loses its last frame", T_VIDEO),
     # -- diffusion and Poisson ------------------------------------------------------------------
     M("pm_torch_half_kappa",
       "                    t.mul_(-inv_k2).exp_()\n",
