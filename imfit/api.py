@@ -8,7 +8,6 @@ state: seeds are explicit arguments and the fitter draws from its own generators
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
@@ -17,35 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from imfit import validate
 from imfit.errors import ImfitError
 from imfit.model.gaborset import GaborSet
 
 PathLike = str | os.PathLike[str]
-MAX_SIDE = 16384          # the largest frame any renderer draws, a side
-MAX_PIXELS = 64_000_000   # and in all
-
-
-def check_view(width: int, height: int, center: tuple[float, float] = (0.0, 0.0),
-               zoom: float = 1.0) -> None:
-    """The one check of a frame size and view, shared by the API and the CLI."""
-    for name, v in (("width", width), ("height", height)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ImfitError(f"{name} must be a positive whole number of pixels, got {v!r}")
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise ImfitError(f"{width}x{height} is too large (at most {MAX_SIDE} a side, "
-                         f"{MAX_PIXELS // 1_000_000} megapixels)")
-    try:
-        zf = float(zoom)
-        cx, cy = (float(c) for c in center)
-    except (TypeError, ValueError):
-        raise ImfitError(f"zoom must be a number and center two numbers, got {zoom!r}, "
-                         f"{center!r}") from None
-    if not (math.isfinite(zf) and 0 < zf < 1e6):
-        raise ImfitError(f"zoom must be a positive finite number, got {zoom!r}")
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise ImfitError(f"center must be two finite numbers, got {center!r}")
-
-
 def load(path: PathLike, width: int | None = None, height: int | None = None) -> GaborSet:
     """Any wavelet file imfit reads: `.gabor.json`, torch-imfit `.txt`, and the exported
     `.tsv` / `.csv` / `.coll` / `.jxf` / `.npz` / `.json` (tables take `width`, `height`)."""
@@ -82,7 +57,10 @@ def render(gs: GaborSet, width: int | None = None, height: int | None = None, *,
     w = gs.width if width is None else width
     h = height if height is not None else (gs.height if w == gs.width else
                                             max(1, round(w / gs.aspect)))
-    check_view(w, h, center, zoom)
+    # the checks every renderer shares (imfit.validate), here too for the GL path
+    w, h = validate.image_size(w, h, "render size")
+    zoom = validate.number(zoom, "zoom", 0.0, 1e6, lo_open=True)
+    center = validate.point(center, "center")
     if backend == "torch":
         from imfit.renderers.gabor import render as torch_render
 
