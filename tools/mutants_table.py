@@ -172,7 +172,7 @@ MUTANTS: list[Mutant] = [
       "if self.host_rng.random() > 0.0002:",
       "mutation almost never fires", T_FIT),
     M("plateau_never_decays",
-      "                            plateau *= s.gamma\n",
+      "                            plateau *= s.plateau_lr_decay\n",
       "                            plateau *= 1.0\n",
       "--gamma (plateau decay) has no effect", T_FIT),
     M("plateau_patience",
