@@ -188,25 +188,21 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
     bg = rgb(background, "--background")
     require_inputs(path, weight)
     from imfit.fitting.fitter import FitSettings
-    from imfit.fitting.modes import run_fit_jobs
 
     settings = FitSettings(num_gabors=num_gabors, size=size, iterations=iterations,
                            iter_multiple=iter_multiple, rescales=rescales, global_lr=global_lr,
-                           gamma=gamma, l1=l1, gradient=gradient, sobel=sobel,
+                           plateau_lr_decay=gamma, l1=l1, gradient=gradient, sobel=sobel,
                            mutation_scale=mutation_scale, seed=seed, device=device)
     settings.validate()
     if view:
-        from viewer.app import fit_size_of, fit_with_viewer
+        from viewer.app import fit_and_watch
 
-        def run(snapshot: Callable[..., None]) -> int:
-            return run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
-                                alpha=alpha, background=bg, force=force,  # type: ignore[arg-type]
-                                echo=click.echo, snapshot=snapshot)
-
-        w, h = fit_size_of(path, mode, size)
-        code = fit_with_viewer(run, w, h, frames=test_frames, screenshot=screenshot,
-                               force=force, echo=click.echo)
+        code = fit_and_watch(path, mode, output_dir, weight, settings, frames=test_frames,
+                             screenshot=screenshot, force=force, echo=click.echo,
+                             keyframes=keyframes, alpha=alpha, background=bg)
     else:
+        from imfit.fitting.modes import run_fit_jobs
+
         code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
                             alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
     if code:
