@@ -115,11 +115,16 @@ def require_inputs(*paths: Path | None) -> None:
 Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H, W, 3) 0..1
 
 
+def note(message: str) -> None:
+    """A line the user should see but that is not the result (the torch fallback): stderr."""
+    click.echo(message, err=True)
+
+
 def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer:
     """The frame renderer every picture command uses (imfit.renderers.backends' policy)."""
     from imfit.renderers.backends import get_renderer as library_renderer
 
-    return library_renderer(backend, strategy, note=lambda m: click.echo(m, err=True))
+    return library_renderer(backend, strategy, note=note)
 
 
 @click.group(cls=_Imfit, context_settings={"help_option_names": ["-h", "--help"]})
@@ -241,56 +246,11 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     FIT may also be a folder of fits (the output of fit --mode video): -o clip.mp4 renders
     one frame per fit, in frame order.
     """
-    from imfit import validate
-    from imfit.errors import ImfitError
+    from imfit.jobs import render_file
 
-    wh = parse_size(size)
-    c = parse_pair(center, "--center")
-    if not (zoom > 0 and zoom < 1e6):
-        raise ImfitError(f"--zoom must be positive, got {zoom}")
-    if animate is not None and frames is None:
-        raise ImfitError("--animate needs --frames N")
-    if frames is not None:
-        validate.frame_count(frames, "--frames")
-        validate.fps(fps, "--fps")
-    require_inputs(fit_path)
-    import imfit
-    from imfit.edit import drift_frames, parse_drift
-    from imfit.formats.images import check_image_output, save_png
-    from imfit.formats.video import check_output, write_frames
-
-    rates = parse_drift(animate or "")
-    if fit_path.is_dir():  # a folder of fits (fit --mode video): one frame per fit
-        from imfit.formats.readers import list_fits
-
-        if frames is not None or animate is not None:
-            raise ImfitError("a folder of fits renders one frame per fit; drop --frames")
-        paths = list_fits(fit_path)
-        check_output(output, force, fps)
-        first = imfit.load(paths[0])
-        w, h = wh or (first.width, first.height)
-        validate.frames_output(output, len(paths), w, h)
-        renderer = get_renderer(backend, strategy)
-        n = write_frames((renderer(imfit.load(p), w, h, center=c, zoom=zoom) for p in paths),
-                         output, fps, force)
-        click.echo(f"wrote {output} ({n} frames from {len(paths)} fits, {w}x{h})")
-        return
-    if frames is None:
-        check_image_output(output, force)
-    else:
-        check_output(output, force, fps)
-    gs = imfit.load(fit_path)
-    w, h = wh or (gs.width, gs.height)
-    if frames is not None:
-        validate.frames_output(output, frames, w, h)
-    renderer = get_renderer(backend, strategy)
-    if frames is None:
-        save_png(renderer(gs, w, h, center=c, zoom=zoom), output, overwrite=force)
-        click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
-        return
-    n = write_frames((renderer(s, w, h, center=c, zoom=zoom)
-                      for s in drift_frames(gs, frames, fps, rates)), output, fps, force)
-    click.echo(f"wrote {output} ({n} frames, {w}x{h}, {len(gs)} wavelets)")
+    click.echo(render_file(fit_path, output, parse_size(size), center=center, zoom=zoom,
+                           backend=backend, strategy=strategy, frames=frames, drift=animate,
+                           fps=fps, force=force, note=note))
 
 
 # -- view --------------------------------------------------------------------------------------
