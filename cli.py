@@ -358,26 +358,15 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     imfit edit a.gabor.json scale:sigma=2 rotate:deg=90 topk:k=100 -o b.gabor.json
     imfit edit a.gabor.json kaleido:n=6 hue:deg=120 -o k.gabor.json
     """
-    import imfit
-    from imfit.edit.syntax import edit_with_history, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
-    from imfit.errors import ImfitError
-    from imfit.formats.files import check_output_file
+    from imfit.jobs import edit_file
 
     if list_ops:
         click.echo(ops_text())
         return
     if fit_path is None or output is None:
-        raise ImfitError("usage: imfit edit FIT OP... -o OUT.gabor.json (or --list-ops)")
-    if not ops:
-        raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
-    chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
-    check_output_file(output, force)
-    gs = imfit.load(fit_path)
-    out = edit_with_history(gs, chain)
-    imfit.save(out, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(gs)} -> {len(out)} wavelets; "
-               f"{' '.join(o.text() for o in chain)})")
+        raise UserError("usage: imfit edit FIT OP... -o OUT.gabor.json (or --list-ops)")
+    click.echo(edit_file(fit_path, ops, output, force))
 
 
 @main.command("morph")
