@@ -503,29 +503,10 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
               log_spacing: bool, cols: int | None, cell: int, base: tuple[str, ...],
               force: bool) -> None:
     """A contact sheet: a labelled grid of one parameter's variations, to choose by eye."""
-    import imfit
-    from imfit.edit.sheet import contact_sheet, resolve_param, sweep_values, variations
-    from imfit.edit.syntax import OPS, parse_ops
-    from imfit.errors import ImfitError
-    from imfit.formats.images import check_image_output, save_png
+    from imfit.jobs import sheet_file
 
-    op, key = resolve_param(param)
-    lo_hi = parse_pair(value_range, "--range")
-    assert lo_hi is not None
-    if not 16 <= cell <= 2048:
-        raise ImfitError(f"--cell must be 16..2048 pixels, got {cell}")
-    if cols is not None and cols < 1:
-        raise ImfitError(f"--cols must be >= 1, got {cols}")
-    values = sweep_values(lo_hi[0], lo_hi[1], count, log_spacing,
-                          OPS[op].param(key).kind == "int")
-    chain = parse_ops(base)
-    check_image_output(output, force)
-    gs = imfit.load(fit_path)
-    cells = variations(gs, op, key, values, chain)
-    img = contact_sheet(cells, get_renderer("auto"), cell, max(1, round(cell / gs.aspect)), cols)
-    save_png(img, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(cells)} cells of {op}:{key} from {values[0]:g} to "
-               f"{values[-1]:g})")
+    click.echo(sheet_file(fit_path, output, param, value_range, count, log_spacing=log_spacing,
+                          cols=cols, cell=cell, base=base, force=force, note=note))
 
 
 # -- export / import ---------------------------------------------------------------------------
