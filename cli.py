@@ -527,17 +527,14 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
     import exporters
 
     if list_targets:
-        for t in exporters.TARGETS.values():
-            click.echo(f"{t.name:14} {t.description}")
-            click.echo(f"{'':14} writes: {', '.join(t.files)}")
+        click.echo("\n".join(exporters.describe_targets()))
         return
     if fit_path is None or target is None or output is None:
         raise click.UsageError("give FIT, --to TARGET and -o FOLDER (or --list)")
-    gs = exporters.read(fit_path)
-    paths, notes = exporters.export(gs, target, output, stem=exporters.stem_of(fit_path),
-                                    max_n=max_n, variant=variant, force=force)
-    for note in notes:
-        click.echo(note)
+    paths, notes = exporters.export_file(fit_path, target, output, max_n=max_n, variant=variant,
+                                         force=force)
+    for line in notes:
+        click.echo(line)
     names = ", ".join(p.name for p in paths)
     click.echo(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {output}: {names}")
 
