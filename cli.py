@@ -553,32 +553,9 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
 def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
                force: bool) -> None:
     """Read an exported table (json, tsv, coll, csv, jxf, npz) or a torch-imfit .txt back."""
-    from imfit.errors import ImfitError
-    from imfit.validate import number
+    from imfit.jobs import import_file
 
-    wh = parse_size(size)
-    b = None
-    if bias is not None:
-        parts = bias.split(",")
-        if len(parts) != 3:
-            raise ImfitError(f"--bias {bias!r} must be R,G,B numbers")
-        b = tuple(number(v, "--bias") for v in parts)
-    suffix = output.suffix.lower()
-    if suffix not in (".json", ".txt"):  # write what the name says, never JSON in a .png
-        raise ImfitError(f"{output}: import writes a .gabor.json (or a torch-imfit .txt)")
-    import exporters
-    import imfit
-    from imfit.formats.files import check_output_file
-    from imfit.formats.gabor_json import save_txt
-
-    check_output_file(output, force)
-
-    gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
-    if suffix == ".txt":
-        save_txt(gs, output, overwrite=force)
-    else:
-        imfit.save(gs, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
+    click.echo(import_file(path, output, parse_size(size), bias, force))
 
 
 # -- diffusion presets -------------------------------------------------------------------------
