@@ -330,18 +330,6 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------
-def _frame_size(size: str | None, gs: Any) -> tuple[int, int]:
-    wh = parse_size(size)
-    return wh or (gs.width, gs.height)
-
-
-def _write_video(frames: Any, output: Path, fps: float, force: bool, what: str) -> None:
-    from imfit.formats.video import write_frames
-
-    n = write_frames(frames, output, fps=fps, force=force)
-    click.echo(f"wrote {output} ({n} frames at {fps:g} fps, {what})")
-
-
 @main.command("edit")
 @click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
 @click.argument("ops", metavar="OP...", nargs=-1)
@@ -386,23 +374,10 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
 def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
               size: str | None, ease: str, bounce: bool, force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
-    from imfit import validate
+    from imfit.jobs import morph_files
 
-    validate.frame_count(frames, "--frames", lo=2)
-    validate.fps(fps, "--fps")
-    require_inputs(a_path, b_path)
-    import imfit
-    from imfit.edit.morph import morph_sets
-    from imfit.formats.video import check_output
-
-    check_output(output, force, fps)
-    a, b = imfit.load(a_path), imfit.load(b_path)
-    w, h = _frame_size(size, a)
-    validate.frames_output(output, 2 * frames - 2 if bounce else frames, w, h)
-    sets = morph_sets(a, b, frames, ease, bounce=bounce)
-    render_fn = get_renderer("auto")
-    _write_video((render_fn(s, w, h) for s in sets), output, fps, force,
-                 f"{len(a)} -> {len(b)} wavelets")
+    click.echo(morph_files(a_path, b_path, output, frames, fps, size=parse_size(size),
+                           ease=ease, bounce=bounce, force=force, note=note))
 
 
 @main.command("animate")
@@ -433,55 +408,11 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
                 loop: bool, timeline: Path | None, size: str | None, zoom: float, center: str,
                 audio: Path | None, react: str, bpm: float | None, force: bool) -> None:
     """Animate a fit: steady drift, a keyframe timeline of edits, and/or an audio track."""
-    import imfit
-    from imfit import validate
-    from imfit.edit import parse_drift
-    from imfit.edit.animate import (
-        animation_sets,
-        describe_rates,
-        load_timeline,
-        loop_rates,
-        timeline_duration,
-    )
-    from imfit.errors import ImfitError
-    from imfit.formats.video import check_output
-    from imfit.live.audio import plan_audio, react_sets, write_with_audio
-    from imfit.live.tempo import check_bpm, snap_frames, snap_rate
+    from imfit.jobs import animate_file
 
-    check_output(output, force, fps)
-    if not (zoom > 0 and zoom < 1e6):
-        raise ImfitError(f"--zoom must be positive, got {zoom}")
-    validate.fps(fps, "--fps")
-    c = parse_pair(center, "--center")
-    rates = parse_drift(drift)
-    tl = load_timeline(timeline) if timeline is not None else None
-    plan = plan_audio(audio, react, fps, frames, output) if audio is not None else None
-    if not rates and tl is None and plan is None:
-        raise ImfitError("nothing moves: give --drift, --timeline and/or --audio")
-    if frames is None:
-        frames = plan.frames if plan else (
-            120 if tl is None or loop else timeline_duration(tl, fps))
-    if bpm is not None:
-        frames = snap_frames(frames, fps, check_bpm(bpm)) if loop else frames
-        rates = {k: snap_rate(v, bpm) for k, v in rates.items()}
-    validate.frame_count(frames, "--frames")
-    if loop:
-        rates = loop_rates(rates, frames, fps)
-    gs = imfit.load(fit_path)
-    w, h = _frame_size(size, gs)
-    validate.frames_output(output, frames, w, h)
-    render_fn = get_renderer("auto")
-    sets = animation_sets(gs, frames, fps, rates, loop, tl)
-    what = describe_rates(rates, frames, fps) + (", loop" if loop else "")
-    if plan is not None:
-        sets = react_sets(sets, plan.reactions, plan.signals)
-        n = write_with_audio((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), plan,
-                             output, fps, force)
-        click.echo(f"wrote {output} ({n} frames at {fps:g} fps with {plan.path.name}, "
-                   f"{what}; react {react})")
-        return
-    _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
-                 what)
+    click.echo(animate_file(fit_path, output, frames, fps, drift=drift, loop=loop,
+                            timeline=timeline, size=parse_size(size), center=center, zoom=zoom,
+                            audio=audio, react=react, bpm=bpm, force=force, note=note))
 
 
 @main.command("sheet")
