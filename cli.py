@@ -7,7 +7,6 @@ User errors (ImfitError) become one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import functools
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -499,21 +498,6 @@ def presets() -> None:
         click.echo(f"{p.name:20s} {p.description}")
 
 
-def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
-    import json
-
-    out: dict[str, Any] = {}
-    for v in values:
-        name, eq, raw = v.partition("=")
-        if not eq or not name:
-            raise click.BadParameter(f"{v!r} is not NAME=VALUE", param_hint="--set")
-        try:
-            out[name.strip()] = json.loads(raw)
-        except ValueError:
-            out[name.strip()] = raw.strip()
-    return out
-
-
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--preset", "preset_name", default="perona-malik", show_default=True,
@@ -538,55 +522,11 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
             force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
-    from imfit import validate
+    from imfit.jobs import diffuse_file
 
-    if size is not None:
-        validate.whole(size, "--size", 4, validate.MAX_SIDE)
-    for name, v in (("--steps", steps), ("--every", every)):
-        if v is not None:
-            validate.whole(v, name, 1)
-    validate.fps(fps, "--fps")
-    require_inputs(input_path)
-    from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
-    from imfit.formats.video import check_output, write_frames
-
-    preset = load_preset(preset_name)
-    if preset.scheme == "poisson":
-        raise UserError("poisson is a blending preset: use `imfit blend SRC DST --mask MASK`")
-    preset = preset.with_params(**_parse_sets(sets))
-    check_output(output, force, fps)
-    frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
-    n_steps = preset.steps if steps is None else steps
-    n_every = preset.every if every is None else every
-    # one picture: itself, then one frame per `every` steps; a video: one frame per frame
-    n_out = len(frames) if len(frames) > 1 else 1 + math.ceil(n_steps / n_every)
-    validate.frames_output(output, n_out, frames[0].shape[1], frames[0].shape[0])
-    engine = None
-    if backend == "gl":
-        from viewer.context import headless_context
-        from viewer.gl_diffusion import GLDiffusion
-
-        ctx = headless_context()
-
-        def engine(p: Any, img: Any) -> Any:
-            return GLDiffusion(ctx, p, img)
-
-    n_steps = preset.steps if steps is None else steps
-    n_every = preset.every if every is None else every
-    from imfit.diffusion.engine import Controller
-
-    ctl = Controller(preset)
-    ctl.substeps()
-    for note in notes + ctl.notes:
-        click.echo(f"note: {note}")
-    from tqdm import tqdm
-
-    total = n_steps * len(frames)
-    with tqdm(total=total, desc=preset.name, unit="step", dynamic_ncols=True) as bar:
-        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update),
-                         output, fps=fps, force=force)
-    h, w = frames[0].shape[:2]
-    click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
+    click.echo(diffuse_file(input_path, output, preset_name, steps=steps, every=every,
+                            sets=sets, size=size, fps=fps, backend=backend, force=force,
+                            echo=click.echo, note=note))
 
 
 @main.command()
