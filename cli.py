@@ -549,27 +549,14 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
           output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
-    from imfit.formats.images import check_image_output, save_png
-    from imfit.poisson.solve import blend_files
+    from imfit.jobs import blend_file
 
     off = parse_pair(offset)
     if off is not None and not all(float(v).is_integer() for v in off):
         raise click.BadParameter(f"{offset!r} must be whole pixels", param_hint="--offset")
-    check_image_output(output, force)
-    solver = None
-    if backend == "gl":
-        from viewer.context import headless_context
-        from viewer.gl_poisson import solve_gl
-
-        ctx = headless_context()
-
-        def solver(system: Any) -> Any:
-            return solve_gl(ctx, system)
-
-    img, info = blend_files(src, dst, mask, None if off is None else
-                            (int(off[0]), int(off[1])), mixed, solver)
-    save_png(img, output, overwrite=force)
-    click.echo(f"wrote {output} ({info})")
+    click.echo(blend_file(src, dst, mask, output, None if off is None else
+                          (int(off[0]), int(off[1])), mixed=mixed, backend=backend,
+                          force=force, note=note))
 
 
 if __name__ == "__main__":
