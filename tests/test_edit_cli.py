@@ -160,3 +160,17 @@ def test_sheet_renders_a_labelled_grid(fits, tmp_path):
     assert np.abs(cells[0].astype(int) - cells[1].astype(int)).mean() > 1  # they differ
     r = _run("sheet", fits[0], "--param", "colour", "--range", "0,1", "-o", tmp_path / "t.png")
     assert r.exit_code == 2 and "--param" in r.output
+
+
+def test_animate_frames_show_the_asked_view(fits, tmp_path):
+    """--zoom and --center reach every frame: frame 0 of a drift is the fit itself, seen
+    zoomed 2x about (0.3, -0.2) (GL or torch, within 8-bit rounding of the torch render)."""
+    fa, _, a, _ = fits
+    r = _run("animate", fa, "--drift", "phase=0.5", "--frames", 3, "--zoom", 2, "--center",
+             "0.3,-0.2", "-o", tmp_path / "v")
+    assert r.exit_code == 0, r.output
+    first = read_frames(tmp_path / "v")[0]
+    want = imfit.render(a, zoom=2.0, center=(0.3, -0.2))
+    plain = imfit.render(a)
+    assert np.abs(first - want).max() < 2 / 255
+    assert np.abs(first - plain).max() > 0.05  # the view is not the fitted frame
