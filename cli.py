@@ -7,7 +7,6 @@ User errors (ImfitError) become one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import functools
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -115,11 +114,16 @@ def require_inputs(*paths: Path | None) -> None:
 Renderer = Callable[..., Any]  # (gs, width, height, center=, zoom=) -> float (H, W, 3) 0..1
 
 
+def note(message: str) -> None:
+    """A line the user should see but that is not the result (the torch fallback): stderr."""
+    click.echo(message, err=True)
+
+
 def get_renderer(backend: str = "auto", strategy: str = "billboard") -> Renderer:
     """The frame renderer every picture command uses (imfit.renderers.backends' policy)."""
     from imfit.renderers.backends import get_renderer as library_renderer
 
-    return library_renderer(backend, strategy, note=lambda m: click.echo(m, err=True))
+    return library_renderer(backend, strategy, note=note)
 
 
 @click.group(cls=_Imfit, context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,25 +192,21 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
     bg = rgb(background, "--background")
     require_inputs(path, weight)
     from imfit.fitting.fitter import FitSettings
-    from imfit.fitting.modes import run_fit_jobs
 
     settings = FitSettings(num_gabors=num_gabors, size=size, iterations=iterations,
                            iter_multiple=iter_multiple, rescales=rescales, global_lr=global_lr,
-                           gamma=gamma, l1=l1, gradient=gradient, sobel=sobel,
+                           plateau_lr_decay=gamma, l1=l1, gradient=gradient, sobel=sobel,
                            mutation_scale=mutation_scale, seed=seed, device=device)
     settings.validate()
     if view:
-        from viewer.app import fit_size_of, fit_with_viewer
+        from viewer.app import fit_and_watch
 
-        def run(snapshot: Callable[..., None]) -> int:
-            return run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
-                                alpha=alpha, background=bg, force=force,  # type: ignore[arg-type]
-                                echo=click.echo, snapshot=snapshot)
-
-        w, h = fit_size_of(path, mode, size)
-        code = fit_with_viewer(run, w, h, frames=test_frames, screenshot=screenshot,
-                               force=force, echo=click.echo)
+        code = fit_and_watch(path, mode, output_dir, weight, settings, frames=test_frames,
+                             screenshot=screenshot, force=force, echo=click.echo,
+                             keyframes=keyframes, alpha=alpha, background=bg)
     else:
+        from imfit.fitting.modes import run_fit_jobs
+
         code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
                             alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
     if code:
@@ -245,56 +245,11 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     FIT may also be a folder of fits (the output of fit --mode video): -o clip.mp4 renders
     one frame per fit, in frame order.
     """
-    from imfit import validate
-    from imfit.errors import ImfitError
+    from imfit.jobs import render_file
 
-    wh = parse_size(size)
-    c = parse_pair(center, "--center")
-    if not (zoom > 0 and zoom < 1e6):
-        raise ImfitError(f"--zoom must be positive, got {zoom}")
-    if animate is not None and frames is None:
-        raise ImfitError("--animate needs --frames N")
-    if frames is not None:
-        validate.frame_count(frames, "--frames")
-        validate.fps(fps, "--fps")
-    require_inputs(fit_path)
-    import imfit
-    from imfit.edit import drift_frames, parse_drift
-    from imfit.formats.images import check_image_output, save_png
-    from imfit.formats.video import check_output, write_frames
-
-    rates = parse_drift(animate or "")
-    if fit_path.is_dir():  # a folder of fits (fit --mode video): one frame per fit
-        from imfit.formats.readers import list_fits
-
-        if frames is not None or animate is not None:
-            raise ImfitError("a folder of fits renders one frame per fit; drop --frames")
-        paths = list_fits(fit_path)
-        check_output(output, force, fps)
-        first = imfit.load(paths[0])
-        w, h = wh or (first.width, first.height)
-        validate.frames_output(output, len(paths), w, h)
-        renderer = get_renderer(backend, strategy)
-        n = write_frames((renderer(imfit.load(p), w, h, center=c, zoom=zoom) for p in paths),
-                         output, fps, force)
-        click.echo(f"wrote {output} ({n} frames from {len(paths)} fits, {w}x{h})")
-        return
-    if frames is None:
-        check_image_output(output, force)
-    else:
-        check_output(output, force, fps)
-    gs = imfit.load(fit_path)
-    w, h = wh or (gs.width, gs.height)
-    if frames is not None:
-        validate.frames_output(output, frames, w, h)
-    renderer = get_renderer(backend, strategy)
-    if frames is None:
-        save_png(renderer(gs, w, h, center=c, zoom=zoom), output, overwrite=force)
-        click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
-        return
-    n = write_frames((renderer(s, w, h, center=c, zoom=zoom)
-                      for s in drift_frames(gs, frames, fps, rates)), output, fps, force)
-    click.echo(f"wrote {output} ({n} frames, {w}x{h}, {len(gs)} wavelets)")
+    click.echo(render_file(fit_path, output, parse_size(size), center=center, zoom=zoom,
+                           backend=backend, strategy=strategy, frames=frames, drift=animate,
+                           fps=fps, force=force, note=note))
 
 
 # -- view --------------------------------------------------------------------------------------
@@ -374,18 +329,6 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------
-def _frame_size(size: str | None, gs: Any) -> tuple[int, int]:
-    wh = parse_size(size)
-    return wh or (gs.width, gs.height)
-
-
-def _write_video(frames: Any, output: Path, fps: float, force: bool, what: str) -> None:
-    from imfit.formats.video import write_frames
-
-    n = write_frames(frames, output, fps=fps, force=force)
-    click.echo(f"wrote {output} ({n} frames at {fps:g} fps, {what})")
-
-
 @main.command("edit")
 @click.argument("fit_path", metavar="FIT", type=click.Path(path_type=Path), required=False)
 @click.argument("ops", metavar="OP...", nargs=-1)
@@ -402,26 +345,15 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     imfit edit a.gabor.json scale:sigma=2 rotate:deg=90 topk:k=100 -o b.gabor.json
     imfit edit a.gabor.json kaleido:n=6 hue:deg=120 -o k.gabor.json
     """
-    import imfit
-    from imfit.edit.syntax import edit_with_history, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
-    from imfit.errors import ImfitError
-    from imfit.formats.files import check_output_file
+    from imfit.jobs import edit_file
 
     if list_ops:
         click.echo(ops_text())
         return
     if fit_path is None or output is None:
-        raise ImfitError("usage: imfit edit FIT OP... -o OUT.gabor.json (or --list-ops)")
-    if not ops:
-        raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
-    chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
-    check_output_file(output, force)
-    gs = imfit.load(fit_path)
-    out = edit_with_history(gs, chain)
-    imfit.save(out, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(gs)} -> {len(out)} wavelets; "
-               f"{' '.join(o.text() for o in chain)})")
+        raise UserError("usage: imfit edit FIT OP... -o OUT.gabor.json (or --list-ops)")
+    click.echo(edit_file(fit_path, ops, output, force))
 
 
 @main.command("morph")
@@ -441,23 +373,10 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
 def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
               size: str | None, ease: str, bounce: bool, force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
-    from imfit import validate
+    from imfit.jobs import morph_files
 
-    validate.frame_count(frames, "--frames", lo=2)
-    validate.fps(fps, "--fps")
-    require_inputs(a_path, b_path)
-    import imfit
-    from imfit.edit.morph import morph_sets
-    from imfit.formats.video import check_output
-
-    check_output(output, force, fps)
-    a, b = imfit.load(a_path), imfit.load(b_path)
-    w, h = _frame_size(size, a)
-    validate.frames_output(output, 2 * frames - 2 if bounce else frames, w, h)
-    sets = morph_sets(a, b, frames, ease, bounce=bounce)
-    render_fn = get_renderer("auto")
-    _write_video((render_fn(s, w, h) for s in sets), output, fps, force,
-                 f"{len(a)} -> {len(b)} wavelets")
+    click.echo(morph_files(a_path, b_path, output, frames, fps, size=parse_size(size),
+                           ease=ease, bounce=bounce, force=force, note=note))
 
 
 @main.command("animate")
@@ -488,55 +407,11 @@ def animate_cmd(fit_path: Path, output: Path, frames: int | None, fps: float, dr
                 loop: bool, timeline: Path | None, size: str | None, zoom: float, center: str,
                 audio: Path | None, react: str, bpm: float | None, force: bool) -> None:
     """Animate a fit: steady drift, a keyframe timeline of edits, and/or an audio track."""
-    import imfit
-    from imfit import validate
-    from imfit.edit import parse_drift
-    from imfit.edit.animate import (
-        animation_sets,
-        describe_rates,
-        load_timeline,
-        loop_rates,
-        timeline_duration,
-    )
-    from imfit.errors import ImfitError
-    from imfit.formats.video import check_output
-    from imfit.live.audio import plan_audio, react_sets, write_with_audio
-    from imfit.live.tempo import check_bpm, snap_frames, snap_rate
+    from imfit.jobs import animate_file
 
-    check_output(output, force, fps)
-    if not (zoom > 0 and zoom < 1e6):
-        raise ImfitError(f"--zoom must be positive, got {zoom}")
-    validate.fps(fps, "--fps")
-    c = parse_pair(center, "--center")
-    rates = parse_drift(drift)
-    tl = load_timeline(timeline) if timeline is not None else None
-    plan = plan_audio(audio, react, fps, frames, output) if audio is not None else None
-    if not rates and tl is None and plan is None:
-        raise ImfitError("nothing moves: give --drift, --timeline and/or --audio")
-    if frames is None:
-        frames = plan.frames if plan else (
-            120 if tl is None or loop else timeline_duration(tl, fps))
-    if bpm is not None:
-        frames = snap_frames(frames, fps, check_bpm(bpm)) if loop else frames
-        rates = {k: snap_rate(v, bpm) for k, v in rates.items()}
-    validate.frame_count(frames, "--frames")
-    if loop:
-        rates = loop_rates(rates, frames, fps)
-    gs = imfit.load(fit_path)
-    w, h = _frame_size(size, gs)
-    validate.frames_output(output, frames, w, h)
-    render_fn = get_renderer("auto")
-    sets = animation_sets(gs, frames, fps, rates, loop, tl)
-    what = describe_rates(rates, frames, fps) + (", loop" if loop else "")
-    if plan is not None:
-        sets = react_sets(sets, plan.reactions, plan.signals)
-        n = write_with_audio((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), plan,
-                             output, fps, force)
-        click.echo(f"wrote {output} ({n} frames at {fps:g} fps with {plan.path.name}, "
-                   f"{what}; react {react})")
-        return
-    _write_video((render_fn(s, w, h, center=c, zoom=zoom) for s in sets), output, fps, force,
-                 what)
+    click.echo(animate_file(fit_path, output, frames, fps, drift=drift, loop=loop,
+                            timeline=timeline, size=parse_size(size), center=center, zoom=zoom,
+                            audio=audio, react=react, bpm=bpm, force=force, note=note))
 
 
 @main.command("sheet")
@@ -558,29 +433,10 @@ def sheet_cmd(fit_path: Path, output: Path, param: str, value_range: str, count:
               log_spacing: bool, cols: int | None, cell: int, base: tuple[str, ...],
               force: bool) -> None:
     """A contact sheet: a labelled grid of one parameter's variations, to choose by eye."""
-    import imfit
-    from imfit.edit.sheet import contact_sheet, resolve_param, sweep_values, variations
-    from imfit.edit.syntax import OPS, parse_ops
-    from imfit.errors import ImfitError
-    from imfit.formats.images import check_image_output, save_png
+    from imfit.jobs import sheet_file
 
-    op, key = resolve_param(param)
-    lo_hi = parse_pair(value_range, "--range")
-    assert lo_hi is not None
-    if not 16 <= cell <= 2048:
-        raise ImfitError(f"--cell must be 16..2048 pixels, got {cell}")
-    if cols is not None and cols < 1:
-        raise ImfitError(f"--cols must be >= 1, got {cols}")
-    values = sweep_values(lo_hi[0], lo_hi[1], count, log_spacing,
-                          OPS[op].param(key).kind == "int")
-    chain = parse_ops(base)
-    check_image_output(output, force)
-    gs = imfit.load(fit_path)
-    cells = variations(gs, op, key, values, chain)
-    img = contact_sheet(cells, get_renderer("auto"), cell, max(1, round(cell / gs.aspect)), cols)
-    save_png(img, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(cells)} cells of {op}:{key} from {values[0]:g} to "
-               f"{values[-1]:g})")
+    click.echo(sheet_file(fit_path, output, param, value_range, count, log_spacing=log_spacing,
+                          cols=cols, cell=cell, base=base, force=force, note=note))
 
 
 # -- export / import ---------------------------------------------------------------------------
@@ -601,17 +457,14 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
     import exporters
 
     if list_targets:
-        for t in exporters.TARGETS.values():
-            click.echo(f"{t.name:14} {t.description}")
-            click.echo(f"{'':14} writes: {', '.join(t.files)}")
+        click.echo("\n".join(exporters.describe_targets()))
         return
     if fit_path is None or target is None or output is None:
         raise click.UsageError("give FIT, --to TARGET and -o FOLDER (or --list)")
-    gs = exporters.read(fit_path)
-    paths, notes = exporters.export(gs, target, output, stem=exporters.stem_of(fit_path),
-                                    max_n=max_n, variant=variant, force=force)
-    for note in notes:
-        click.echo(note)
+    paths, notes = exporters.export_file(fit_path, target, output, max_n=max_n, variant=variant,
+                                         force=force)
+    for line in notes:
+        click.echo(line)
     names = ", ".join(p.name for p in paths)
     click.echo(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''} to {output}: {names}")
 
@@ -630,32 +483,9 @@ def export_cmd(fit_path: Path | None, target: str | None, output: Path | None,
 def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
                force: bool) -> None:
     """Read an exported table (json, tsv, coll, csv, jxf, npz) or a torch-imfit .txt back."""
-    from imfit.errors import ImfitError
-    from imfit.validate import number
+    from imfit.jobs import import_file
 
-    wh = parse_size(size)
-    b = None
-    if bias is not None:
-        parts = bias.split(",")
-        if len(parts) != 3:
-            raise ImfitError(f"--bias {bias!r} must be R,G,B numbers")
-        b = tuple(number(v, "--bias") for v in parts)
-    suffix = output.suffix.lower()
-    if suffix not in (".json", ".txt"):  # write what the name says, never JSON in a .png
-        raise ImfitError(f"{output}: import writes a .gabor.json (or a torch-imfit .txt)")
-    import exporters
-    import imfit
-    from imfit.formats.files import check_output_file
-    from imfit.formats.gabor_json import save_txt
-
-    check_output_file(output, force)
-
-    gs = exporters.read(path, *(wh or (None, None)), bias=b)  # type: ignore[arg-type]
-    if suffix == ".txt":
-        save_txt(gs, output, overwrite=force)
-    else:
-        imfit.save(gs, output, overwrite=force)
-    click.echo(f"wrote {output} ({len(gs)} wavelets, {gs.width}x{gs.height})")
+    click.echo(import_file(path, output, parse_size(size), bias, force))
 
 
 # -- diffusion presets -------------------------------------------------------------------------
@@ -666,21 +496,6 @@ def presets() -> None:
 
     for p in list_presets():
         click.echo(f"{p.name:20s} {p.description}")
-
-
-def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
-    import json
-
-    out: dict[str, Any] = {}
-    for v in values:
-        name, eq, raw = v.partition("=")
-        if not eq or not name:
-            raise click.BadParameter(f"{v!r} is not NAME=VALUE", param_hint="--set")
-        try:
-            out[name.strip()] = json.loads(raw)
-        except ValueError:
-            out[name.strip()] = raw.strip()
-    return out
 
 
 @main.command()
@@ -707,55 +522,11 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
             force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
-    from imfit import validate
+    from imfit.jobs import diffuse_file
 
-    if size is not None:
-        validate.whole(size, "--size", 4, validate.MAX_SIDE)
-    for name, v in (("--steps", steps), ("--every", every)):
-        if v is not None:
-            validate.whole(v, name, 1)
-    validate.fps(fps, "--fps")
-    require_inputs(input_path)
-    from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
-    from imfit.formats.video import check_output, write_frames
-
-    preset = load_preset(preset_name)
-    if preset.scheme == "poisson":
-        raise UserError("poisson is a blending preset: use `imfit blend SRC DST --mask MASK`")
-    preset = preset.with_params(**_parse_sets(sets))
-    check_output(output, force, fps)
-    frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
-    n_steps = preset.steps if steps is None else steps
-    n_every = preset.every if every is None else every
-    # one picture: itself, then one frame per `every` steps; a video: one frame per frame
-    n_out = len(frames) if len(frames) > 1 else 1 + math.ceil(n_steps / n_every)
-    validate.frames_output(output, n_out, frames[0].shape[1], frames[0].shape[0])
-    engine = None
-    if backend == "gl":
-        from viewer.context import headless_context
-        from viewer.gl_diffusion import GLDiffusion
-
-        ctx = headless_context()
-
-        def engine(p: Any, img: Any) -> Any:
-            return GLDiffusion(ctx, p, img)
-
-    n_steps = preset.steps if steps is None else steps
-    n_every = preset.every if every is None else every
-    from imfit.diffusion.engine import Controller
-
-    ctl = Controller(preset)
-    ctl.substeps()
-    for note in notes + ctl.notes:
-        click.echo(f"note: {note}")
-    from tqdm import tqdm
-
-    total = n_steps * len(frames)
-    with tqdm(total=total, desc=preset.name, unit="step", dynamic_ncols=True) as bar:
-        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update),
-                         output, fps=fps, force=force)
-    h, w = frames[0].shape[:2]
-    click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
+    click.echo(diffuse_file(input_path, output, preset_name, steps=steps, every=every,
+                            sets=sets, size=size, fps=fps, backend=backend, force=force,
+                            echo=click.echo, note=note))
 
 
 @main.command()
@@ -778,27 +549,14 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
           output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
-    from imfit.formats.images import check_image_output, save_png
-    from imfit.poisson.solve import blend_files
+    from imfit.jobs import blend_file
 
     off = parse_pair(offset)
     if off is not None and not all(float(v).is_integer() for v in off):
         raise click.BadParameter(f"{offset!r} must be whole pixels", param_hint="--offset")
-    check_image_output(output, force)
-    solver = None
-    if backend == "gl":
-        from viewer.context import headless_context
-        from viewer.gl_poisson import solve_gl
-
-        ctx = headless_context()
-
-        def solver(system: Any) -> Any:
-            return solve_gl(ctx, system)
-
-    img, info = blend_files(src, dst, mask, None if off is None else
-                            (int(off[0]), int(off[1])), mixed, solver)
-    save_png(img, output, overwrite=force)
-    click.echo(f"wrote {output} ({info})")
+    click.echo(blend_file(src, dst, mask, output, None if off is None else
+                          (int(off[0]), int(off[1])), mixed=mixed, backend=backend,
+                          force=force, note=note))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ from imfit.errors import ImfitError
 from imfit.formats.readers import read
 from imfit.model.gaborset import GaborSet
 
-__all__ = ["TARGETS", "Export", "Options", "Target", "build", "export", "read", "stem_of"]
+__all__ = ["TARGETS", "Export", "Options", "Target", "build", "describe_targets", "export",
+           "export_file", "read", "stem_of"]
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     canonical.TARGET,
@@ -74,3 +75,20 @@ def export(gs: GaborSet, target: str, out_dir: str | os.PathLike[str], stem: str
     """Build and write a target's files into `out_dir` (all or none); returns (paths, notes)."""
     ex = build(gs, target, stem, max_n, variant)
     return write_all(ex.files, Path(out_dir), force), ex.notes
+
+
+def export_file(fit_path: str | os.PathLike[str], target: str, out_dir: str | os.PathLike[str],
+                max_n: int | None = None, variant: str | None = None,
+                force: bool = False) -> tuple[list[Path], list[str]]:
+    """`imfit export`: read any wavelet file and write `target`'s files into `out_dir`, named
+    after the fit (`astronaut.gabor.json` -> `astronaut.*`), all or none; (paths, notes)."""
+    return export(read(fit_path), target, out_dir, stem=stem_of(fit_path), max_n=max_n,
+                  variant=variant, force=force)
+
+
+def describe_targets() -> list[str]:
+    """`imfit export --list`: per target, its name and description, then the files it writes."""
+    out = []
+    for t in TARGETS.values():
+        out += [f"{t.name:14} {t.description}", f"{'':14} writes: {', '.join(t.files)}"]
+    return out

@@ -115,8 +115,9 @@ def fit(image: Any, num_gabors: int = 256, *, size: int = 256, iterations: int =
         size = max(target.shape[:2])
         meta = {}
     try:
-        s = FitSettings(num_gabors=num_gabors, size=size, iterations=iterations, seed=seed,
-                        device=device, **settings)
+        s = FitSettings.from_options({"num_gabors": num_gabors, "size": size,
+                                      "iterations": iterations, "seed": seed, "device": device,
+                                      **settings})
     except TypeError as e:
         raise ImfitError(f"fit: {e}") from None
     s.validate()

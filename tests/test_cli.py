@@ -139,3 +139,21 @@ def test_real_subprocess(tmp_path, assets):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     gs = imfit.load(tmp_path / "astronaut.gabor.json")
     assert np.isfinite(gs.params).all()
+
+
+def test_import_fills_in_the_size_and_bias_a_table_does_not_hold(tmp_path):
+    """A .tsv holds only the wavelets: --size and --bias R,G,B (in that order) complete it."""
+    from conftest import random_params
+
+    import exporters
+
+    gs = imfit.GaborSet(random_params(5, seed=3), 64, 32, bias=(0.5, 0.5, 0.5))
+    exporters.export(gs, "touchdesigner", tmp_path / "td")
+    out = tmp_path / "back.gabor.json"
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "td" / "fit.tsv"), "-o", str(out),
+                                  "--size", "64x32", "--bias", "0.1,0.2,0.3"])
+    assert r.exit_code == 0, r.output
+    back = imfit.load(out)
+    assert (back.width, back.height) == (64, 32)
+    assert np.allclose(back.bias, (0.1, 0.2, 0.3))
+    assert np.allclose(back.params, gs.params, atol=1e-6)

@@ -459,6 +459,20 @@ def test_cli_diffuse_bad_input(tmp_path, assets, args, msg):
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output
 
 
+def test_set_overrides_are_json_values_else_text_and_reach_the_preset():
+    """--set NAME=VALUE: VALUE is JSON where it parses (a number stays a number), else the text;
+    the overrides land in the preset's parameters."""
+    from imfit.jobs import parse_overrides, preset_with_overrides
+
+    got = parse_overrides(["kappa=0.05", "k=[1, 2]", "label= a b ", "on=true"])
+    assert got == {"kappa": 0.05, "k": [1, 2], "label": "a b", "on": True}
+    assert type(got["kappa"]) is float
+    p = preset_with_overrides("perona-malik", ["kappa=0.07"])
+    assert p.params["kappa"] == 0.07
+    with pytest.raises(ImfitError, match="NAME=VALUE"):
+        parse_overrides(["kappa"])
+
+
 def test_cli_diffuse_grey_rgba_and_substeps(tmp_path, assets):
     run = CliRunner().invoke
     r = run(main, ["diffuse", str(assets / "camera.png"), "--steps", "1", "--size", "32",

@@ -258,3 +258,39 @@ def test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines(gl_ctx, asse
             for k in ("torch", "gl"))
     assert np.abs(a - b).max() <= POISSON_GL_VS_TORCH + 1 / 255
     assert made == ["diffuse", "blend"]
+
+
+def test_gl_engines_follow_the_renderers_one_gl_or_torch_policy(gl_ctx, photo, monkeypatch):
+    """`gl_engine` (imfit.renderers.backends) picks the diffusion and Poisson engines the way
+    get_renderer picks a renderer: torch -> None (the library's torch engine), gl -> the GLSL
+    one, auto -> GL where a context can be made, else torch after one note; gl without GL is
+    an error. The GL engines it returns are the real ones (their output matches torch)."""
+    from imfit.renderers.backends import gl_engine
+
+    preset = load_preset("perona-malik")
+    assert gl_engine("gl-diffusion", "torch") is None and gl_engine("gl-poisson", "torch") is None
+    eng = gl_engine("gl-diffusion", "auto")(preset, photo)
+    ref = TorchDiffusion(preset, photo)
+    eng.step(5)
+    ref.step(5)
+    assert isinstance(eng, GLDiffusion)
+    assert np.abs(eng.image() - ref.image()).max() <= DIFFUSION_GL_VS_TORCH
+    src, dst = photo[:24, :24], photo[20:60, 20:60]
+    mask = np.zeros((24, 24), np.float32)
+    mask[4:20, 4:20] = 1
+    system = poisson_system(src, dst, mask)
+    got, _, _ = gl_engine("gl-poisson", "gl")(system)
+    want, _, _ = solve_poisson(system)
+    assert np.abs(got - want).max() <= POISSON_GL_VS_TORCH
+
+    def no_gl():
+        raise ImfitError("no OpenGL 3.3 context through EGL (test)")
+
+    monkeypatch.setattr("viewer.context.headless_context", no_gl)
+    notes: list[str] = []
+    assert gl_engine("gl-diffusion", "auto", notes.append) is None
+    assert len(notes) == 1 and "diffusion with torch" in notes[0]
+    with pytest.raises(ImfitError, match="no OpenGL"):
+        gl_engine("gl-poisson", "gl")
+    with pytest.raises(ImfitError, match="unknown backend"):
+        gl_engine("gl-diffusion", "cuda")

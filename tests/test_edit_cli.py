@@ -115,6 +115,39 @@ def test_animate_bad_input(fits, tmp_path, args, msg):
     assert r.exit_code == 2 and msg in r.output, r.output
 
 
+def test_sheet_cells_run_across_rows_each_the_render_of_its_value(fits):
+    """Six cells in three columns: cell k sits at row k // 3, column k % 3 (reading order), and
+    holds the torch render of the fit with sigma scaled by the k-th value; its label says so."""
+    from imfit.edit.sheet import LABEL_H, contact_sheet, variations
+
+    a = fits[2]
+    values = [0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+    cells = variations(a, "scale", "sigma", values)
+    assert [label for label, _ in cells] == [f"scale:sigma={v:g}" for v in values]
+    img = contact_sheet(cells, imfit.render, 48, 32, cols=3)
+    gap = 4
+    assert img.shape == (2 * (32 + LABEL_H) + 3 * gap, 3 * 48 + 4 * gap, 3)
+    for k, v in enumerate(values):
+        r, c = divmod(k, 3)
+        y, x = gap + r * (32 + LABEL_H + gap), gap + c * (48 + gap)
+        want = to_uint8(imfit.render(edit.scale(a, sigma=v), 48, 32)) / 255.0
+        assert np.abs(img[y:y + 32, x:x + 48] - want).max() < 1e-6, (k, r, c)
+
+
+def test_write_animation_writes_every_set_in_order(fits, tmp_path):
+    """The one frames -> clip assembly: n sets give n numbered frames, frame i the render of
+    set i (a fit whose gain is i, so a dropped or shifted frame shows)."""
+    from imfit.jobs import write_animation
+
+    a = fits[2]
+    sets = [edit.gain(a, 0.25 * (i + 1)) for i in range(4)]
+    n = write_animation(iter(sets), imfit.render, tmp_path / "f", (24, 16), fps=4, frames=4)
+    got = read_frames(tmp_path / "f")
+    assert n == 4 and len(got) == 4
+    for i, s in enumerate(sets):
+        assert np.abs(got[i] - to_uint8(imfit.render(s, 24, 16)) / 255.0).max() < 1e-6, i
+
+
 def test_sheet_renders_a_labelled_grid(fits, tmp_path):
     out = tmp_path / "s.png"
     r = _run("sheet", fits[0], "--param", "sigma", "--range", "0.5,2", "--count", 4, "--log",
@@ -127,3 +160,17 @@ def test_sheet_renders_a_labelled_grid(fits, tmp_path):
     assert np.abs(cells[0].astype(int) - cells[1].astype(int)).mean() > 1  # they differ
     r = _run("sheet", fits[0], "--param", "colour", "--range", "0,1", "-o", tmp_path / "t.png")
     assert r.exit_code == 2 and "--param" in r.output
+
+
+def test_animate_frames_show_the_asked_view(fits, tmp_path):
+    """--zoom and --center reach every frame: frame 0 of a drift is the fit itself, seen
+    zoomed 2x about (0.3, -0.2) (GL or torch, within 8-bit rounding of the torch render)."""
+    fa, _, a, _ = fits
+    r = _run("animate", fa, "--drift", "phase=0.5", "--frames", 3, "--zoom", 2, "--center",
+             "0.3,-0.2", "-o", tmp_path / "v")
+    assert r.exit_code == 0, r.output
+    first = read_frames(tmp_path / "v")[0]
+    want = imfit.render(a, zoom=2.0, center=(0.3, -0.2))
+    plain = imfit.render(a)
+    assert np.abs(first - want).max() < 2 / 255
+    assert np.abs(first - plain).max() > 0.05  # the view is not the fitted frame

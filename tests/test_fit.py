@@ -225,7 +225,7 @@ def test_plateau_multiplies_the_rate_by_gamma_after_20_stale_steps(monkeypatch):
     log = _lr_log(monkeypatch)
     t = np.random.default_rng(0).uniform(0, 1, (16, 16, 3)).astype(np.float32)
     s = FitSettings(num_gabors=8, size=16, iterations=100, rescales=0, global_lr=1e-9,
-                    gamma=0.5, solve_every=0, replace_every=0, early_stop=False)
+                    plateau_lr_decay=0.5, solve_every=0, replace_every=0, early_stop=False)
     fit_array(t, s)
     assert len(log) == 100
     base = 1e-9 * 0.25  # the first group (positions) runs at a quarter of the global rate
@@ -272,3 +272,17 @@ def test_mutation_runs_every_step_of_a_fit_only_when_asked(assets, monkeypatch):
     assert calls == []
     fit_array(t, FitSettings(**{**s.__dict__, "mutation_scale": 0.3}))
     assert len(calls) == 30 and calls[0] == 0.0 and calls[-1] == pytest.approx(29 / 30)
+
+
+def test_the_plateau_decay_keeps_torch_imfits_name_gamma():
+    """`FitSettings.gamma` was renamed `plateau_lr_decay` (the wavelet column is gamma too);
+    torch-imfit's name still reaches it: `imfit.fit(..., gamma=)` and settings saved before
+    the rename, and giving both names is refused."""
+    s = FitSettings.from_options({"num_gabors": 4, "gamma": 0.5})
+    assert s.plateau_lr_decay == 0.5 and s.num_gabors == 4
+    old = {k: v for k, v in FitSettings().__dict__.items() if k != "plateau_lr_decay"}
+    assert FitSettings.from_options({**old, "gamma": 0.9}).plateau_lr_decay == 0.9
+    with pytest.raises(ImfitError, match="not both"):
+        FitSettings.from_options({"gamma": 0.5, "plateau_lr_decay": 0.5})
+    with pytest.raises(ImfitError, match="--gamma"):
+        FitSettings.from_options({"gamma": 1.5}).validate()

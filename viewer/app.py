@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from imfit.errors import ImfitError
 from imfit.model.gaborset import GaborSet
@@ -85,6 +86,24 @@ def fit_size_of(path: Path, mode: str, size: int) -> tuple[int, int]:
     except Exception:  # noqa: BLE001 - the fit itself reports unreadable images properly
         w, h = size, size
     return fit_size(w, h, size)
+
+
+def fit_and_watch(path: Path, mode: str, out_dir: Path, weight: Path | None, settings: Any,
+                  *, frames: int | None = None, screenshot: Path | None = None,
+                  force: bool = False, echo: Callable[[str], None] = print,
+                  **job_options: Any) -> int:
+    """`imfit fit --view`: `imfit.fitting.modes.run_fit_jobs` (same arguments, `job_options`
+    its keywords) in a window sized like the first image, showing the fit as it trains.
+    Returns the fit's exit status (130 after Ctrl-C)."""
+    from imfit.fitting.modes import run_fit_jobs
+
+    def run(snapshot: Callable[[GaborSet], None]) -> int:
+        return run_fit_jobs(path, mode, out_dir, weight, settings, force=force, echo=echo,
+                            snapshot=snapshot, **job_options)
+
+    w, h = fit_size_of(path, mode, settings.size)
+    return fit_with_viewer(run, w, h, frames=frames, screenshot=screenshot, force=force,
+                           echo=echo)
 
 
 def fit_with_viewer(run_fit: Callable[[Callable[[GaborSet], None]], int], width: int,

@@ -385,3 +385,17 @@ class DiffusionScene:
         if self.passes is not None:
             self.passes.release()
             self.passes = None
+
+
+def gl_engine() -> Any:
+    """The `gl-diffusion` entry point of `imfit.renderers`: `engine(preset, image)` building a
+    GLDiffusion on one headless context, made now so that a machine without GL raises
+    ImfitError here (and the caller can fall back to torch) instead of mid-run."""
+    from viewer.context import headless_context
+
+    ctx = headless_context()
+
+    def engine(preset: Preset, image: np.ndarray) -> GLDiffusion:
+        return GLDiffusion(ctx, preset, image)
+
+    return engine

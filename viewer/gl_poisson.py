@@ -310,3 +310,16 @@ def solve_gl(ctx: Any, system: PoissonSystem, tol: float = 1e-5,
         raise ImfitError(f"GL Poisson solve stopped at residual {res:.1e} after {its} "
                          "iterations")
     return out, its, res
+
+
+def gl_solver() -> Any:
+    """The `gl-poisson` entry point of `imfit.renderers`: `solver(system)` solving on one
+    headless context, made now so that a machine without GL raises ImfitError here."""
+    from viewer.context import headless_context
+
+    ctx = headless_context()
+
+    def solver(system: PoissonSystem) -> tuple[np.ndarray, int, float]:
+        return solve_gl(ctx, system)
+
+    return solver

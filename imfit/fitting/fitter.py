@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,7 +49,9 @@ class FitSettings:
     iter_multiple: float = 1.5
     rescales: int = 2
     global_lr: float = 0.01
-    gamma: float = 0.997  # lr multiplier when the loss stops improving (plateau)
+    # the learning rate's factor each time the loss stops improving for 20 steps (torch-imfit's
+    # --gamma, not the wavelet's gamma column)
+    plateau_lr_decay: float = 0.997
     l1: float = 0.0
     gradient: float = 0.0
     sobel: float = 0.0
@@ -61,6 +63,17 @@ class FitSettings:
     replace_fraction: float = 0.05
     warm_iterations: int | None = None  # steps for a warm-started frame (video); None = iterations
     early_stop: bool = True  # end a stage when the loss has plateaued
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> FitSettings:
+        """Settings from keyword options or a saved `meta["settings"]`; torch-imfit's name
+        `gamma` (and files written before the rename) still means `plateau_lr_decay`."""
+        opts = dict(options)
+        if "gamma" in opts:
+            if "plateau_lr_decay" in opts:
+                raise ImfitError("give gamma or plateau_lr_decay, not both (the same setting)")
+            opts["plateau_lr_decay"] = opts.pop("gamma")
+        return cls(**opts)
 
     def validate(self) -> None:
         for name in ("num_gabors", "size", "iterations"):
@@ -80,8 +93,8 @@ class FitSettings:
             raise ImfitError(f"--iter-multiple must be positive, got {self.iter_multiple}")
         if not (self.global_lr > 0 and math.isfinite(self.global_lr)):
             raise ImfitError(f"--global-lr must be positive, got {self.global_lr}")
-        if not (0 < self.gamma <= 1):
-            raise ImfitError(f"--gamma must be in (0, 1], got {self.gamma}")
+        if not (0 < self.plateau_lr_decay <= 1):
+            raise ImfitError(f"--gamma must be in (0, 1], got {self.plateau_lr_decay}")
         for name in ("l1", "gradient", "sobel", "mutation_scale"):
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
@@ -489,7 +502,7 @@ class Fitter:
                             else:
                                 since_best += 1
                                 if since_best > 20:
-                                    plateau *= s.gamma
+                                    plateau *= s.plateau_lr_decay
                                     since_best = 0
                             if lv < stale_best * 0.999:
                                 stale_best, stale = lv, 0
