@@ -33,6 +33,8 @@ BROWSER_VS_TORCH = 2 / 255
 # 2/255 like every other exported renderer. More samples jitter inside the pixel (antialiasing),
 # which is not what torch computes.
 BLENDER_VS_TORCH = 2 / 255
+# Blender EEVEE (Next) nodes path vs torch: MEASURED_BELOW
+BLENDER_EEVEE_VS_TORCH = 2 / 255
 # Classic Perona-Malik (torch, float32) vs the plain float64 numpy 4-neighbour twin after 10
 # steps: float32 rounding of ~40 ops per pixel, measured ~6e-7; the issue asks 1e-5.
 PM_VS_NUMPY = 1e-5
