@@ -62,6 +62,14 @@ def imfit_scene():
     return [s for s in bpy.data.scenes if s.name.startswith("imfit ")][-1]
 
 
+def imported(**kw):
+    """Run the add-on's import operator; (its result, the scene it made)."""
+    before = set(bpy.data.scenes)
+    res = list(bpy.ops.import_scene.imfit_gabor(**kw))
+    made = [s for s in bpy.data.scenes if s not in before]
+    return res, (made[0] if len(made) == 1 else None)
+
+
 def factory():
     """p1 + p2: the factory startup file (Cube, Light, Camera) plus an object of the user's in
     front of everything; the script's Cycles PNG and the user's objects before/after."""
@@ -118,7 +126,7 @@ def eevee():
     """p3: EEVEE (Next) render of the nodes path, a tiny frame (shader compilation dominates)."""
     bpy.ops.wm.read_factory_settings(use_empty=False)
     w, h = JOBS["eevee_size"]
-    run_script("--render", OUT + "/eevee.png", "--engine", "eevee", "--size", "%dx%d" % (w, h))
+    run_script("--render", OUT + "/eevee.png", "--engine", "eevee", "--size", f"{w}x{h}")
     return {"engine": imfit_scene().render.engine}
 
 
@@ -138,17 +146,14 @@ def addon():
     r["menu"] = [f.__name__ for f in getattr(menu.draw, "_draw_funcs", [])]
     mod = sys.modules["imfit_gabor"]
     r["bl_info_name"] = mod.bl_info["name"]
-    r["json"] = list(bpy.ops.import_scene.imfit_gabor(filepath=JOBS["json"]))
-    bpy.ops.import_scene.imfit_gabor(filepath=JOBS["json"])  # a second import, its own scene
-    scene = bpy.data.scenes[-1]
+    imported(filepath=JOBS["json"])  # a first import: the second gets a scene of its own too
+    r["json"], scene = imported(filepath=JOBS["json"])
     r["json_scenes"] = [s.name for s in bpy.data.scenes]
     mod.scene.render(scene, OUT + "/addon_json.png", "cycles")
-    r["npz"] = list(bpy.ops.import_scene.imfit_gabor(filepath=JOBS["npz"], method="OSL",
-                                                     max_count=JOBS["cap"]))
-    scene = bpy.data.scenes[-1]
+    r["npz"], scene = imported(filepath=JOBS["npz"], method="OSL", max_count=JOBS["cap"])
     mod.scene.render(scene, OUT + "/addon_npz.png", "cycles")
     try:
-        r["bad"] = list(bpy.ops.import_scene.imfit_gabor(filepath=JOBS["bad"]))
+        r["bad"] = imported(filepath=JOBS["bad"])[0]
     except RuntimeError as e:  # bpy turns an operator's ERROR report into RuntimeError
         r["bad"] = ["RuntimeError", str(e).strip()]
     bpy.ops.preferences.addon_disable(module="imfit_gabor")
@@ -159,9 +164,9 @@ def addon():
                                              enable_on_install=True)
     r["extension"] = [m for m in bpy.context.preferences.addons.keys() if "imfit" in m]
     r["extension_modules"] = [m.__name__ for m in addon_utils.modules() if "imfit" in m.__name__]
-    r["extension_json"] = list(bpy.ops.import_scene.imfit_gabor(filepath=JOBS["json"]))
+    r["extension_json"], scene = imported(filepath=JOBS["json"])
     ext = sys.modules[[m for m in r["extension"] if m.startswith("bl_ext.")][0]]
-    ext.scene.render(bpy.data.scenes[-1], OUT + "/extension_json.png", "cycles")
+    ext.scene.render(scene, OUT + "/extension_json.png", "cycles")
     return r
 
 

@@ -39,8 +39,8 @@ pytestmark = pytest.mark.bpy
 
 
 @pytest.fixture(scope="module")
-def blender(small_fit, tmp_path_factory):
-    """Export the fit, run every bpy check once; (result dict, folder of PNGs, GaborSet)."""
+def exported(small_fit, tmp_path_factory):
+    """The fit exported for Blender (script, zip) plus the files the add-on imports."""
     if not BPY_PYTHON.exists():
         why = f"{BPY_PYTHON} missing (bash .ci/hosts/blender.sh makes it)"
         if IN_CI:
@@ -52,9 +52,14 @@ def blender(small_fit, tmp_path_factory):
     exporters.export(gs, "npz", tmp, stem="fit")
     imfit.save(gs, tmp / "fit.gabor.json")
     (tmp / "bad.gabor.json").write_text('{"format": "imfit.gabor", "wavelets": [[1, 2')
-    out = tmp / "renders"
+    return tmp, gs
+
+
+def _session(tmp: Path, run: list[str]) -> tuple[dict, Path]:
+    """One bpy process running the driver's checks `run`; (their results, the PNG folder)."""
+    out = tmp / ("renders-" + "-".join(run))
     out.mkdir()
-    user = tmp / "user"  # Blender's user folders (installed add-ons) away from ~
+    user = out / "user"  # Blender's user folders (installed add-ons) away from ~
     env = dict(os.environ)
     for var in ("CONFIG", "SCRIPTS", "EXTENSIONS", "DATAFILES"):
         env[f"BLENDER_USER_{var}"] = str(user / var.lower())
@@ -62,18 +67,34 @@ def blender(small_fit, tmp_path_factory):
     jobs = {"script": str(tmp / f"{NAME}_blender.py"), "zip": str(tmp / "imfit_gabor.zip"),
             "json": str(tmp / "fit.gabor.json"), "npz": str(tmp / "fit.npz"),
             "bad": str(tmp / "bad.gabor.json"), "out": str(out), "view": VIEW, "frame": FRAME,
-            "cap": CAP, "eevee_size": list(EEVEE_SIZE),
-            "run": ["factory", "osl", "view_and_drift", "gn_sigma", "addon", "eevee"]}
-    (tmp / "jobs.json").write_text(json.dumps(jobs))
+            "cap": CAP, "eevee_size": list(EEVEE_SIZE), "run": run}
+    (out / "jobs.json").write_text(json.dumps(jobs))
     t0 = time.monotonic()
     r = subprocess.run([str(BPY_PYTHON), str(ROOT / "tests" / "blender_driver.py"),
-                        str(tmp / "jobs.json"), str(tmp / "result.json")], cwd=tmp, env=env,
-                       capture_output=True, text=True, timeout=1200)
-    print(f"bpy session: {time.monotonic() - t0:.1f} s", file=sys.stderr)
-    assert (tmp / "result.json").exists(), r.stdout[-3000:] + r.stderr[-3000:]
-    result = json.loads((tmp / "result.json").read_text())
-    print({k: v.get("seconds") for k, v in result.items() if isinstance(v, dict)},
+                        str(out / "jobs.json"), str(out / "result.json")], cwd=tmp, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert (out / "result.json").exists(), r.stdout[-3000:] + r.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    print(f"bpy session {run}: {time.monotonic() - t0:.1f} s,",
+          {k: v.get("seconds") for k, v in result.items() if isinstance(v, dict)},
           file=sys.stderr)
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def blender(exported):
+    """Every Cycles check in one bpy process: (results, PNG folder, GaborSet)."""
+    tmp, gs = exported
+    result, out = _session(tmp, ["factory", "osl", "view_and_drift", "gn_sigma", "addon"])
+    return result, out, gs
+
+
+@pytest.fixture(scope="module")
+def blender_eevee(exported):
+    """EEVEE in a process of its own: it spends minutes compiling shaders on llvmpipe, and the
+    Cycles checks (and the mutants that need only them) should not wait for it."""
+    tmp, gs = exported
+    result, out = _session(tmp, ["eevee"])
     return result, out, gs
 
 
@@ -153,10 +174,10 @@ def test_geometry_nodes_sigma_scale_renders_the_scaled_set(blender):
     assert np.abs(ref - imfit.render(gs)).max() > 20 / 255  # the edit is not a no-op
 
 
-def test_eevee_nodes_render_matches_torch(blender):
+def test_eevee_nodes_render_matches_torch(blender_eevee):
     """p3: EEVEE (Next), the engine OSL cannot reach, on a tiny frame (EEVEE compiles its
-    shaders on llvmpipe for minutes); BLENDER_EEVEE_VS_TORCH says why its bound is wider."""
-    result, out, gs = blender
+    shaders on llvmpipe for minutes); BLENDER_EEVEE_VS_TORCH says how it was measured."""
+    result, out, gs = blender_eevee
     r = _ok(result, "eevee")
     assert "EEVEE" in r["engine"]
     ref = imfit.render(gs, *EEVEE_SIZE)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ast
 import re
-import tomllib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from click.testing import CliRunner
 from conftest import random_params
 
@@ -106,11 +106,11 @@ def test_a_fit_named_with_quotes_gives_valid_python_holding_the_name(gs, tmp_pat
 @pytest.mark.parametrize("suffix", ["gabor.json", "tsv", "csv", "npz"])
 def test_addon_reader_agrees_with_imfit_loader(gs, tmp_path, suffix):
     wavelets = blender._bpy_free("wavelets")
-    target = {"gabor.json": "json", "tsv": "tsv", "csv": "csv", "npz": "npz"}[suffix]
+    target = {"gabor.json": "json", "tsv": "touchdesigner", "csv": "csv", "npz": "npz"}[suffix]
     exporters.export(gs, target, tmp_path, stem="fit")
     path = tmp_path / f"fit.{suffix}"
     w = wavelets.read(str(path), 40, 30, gs.bias)
-    ref = imfit.load(path, size=(40, 30)) if suffix in ("tsv", "csv") else imfit.load(path)
+    ref = imfit.load(path, 40, 30) if suffix in ("tsv", "csv") else imfit.load(path)
     np.testing.assert_array_equal(w.params, ref.params)
     assert (w.width, w.height) == (ref.width, ref.height) == (40, 30)
     assert w.name == "fit"

@@ -60,7 +60,7 @@ class IMFIT_OT_import_gabor(bpy.types.Operator, ImportHelper):
         w = w.strongest(self.max_count)
         source = osl.source(w) if self.method == "OSL" else None
         new = scene.build(w, method=self.method, osl_source=source)
-        self.report({"INFO"}, "imfit: %d wavelets in scene %r" % (len(w), new.name))
+        self.report({"INFO"}, f"imfit: {len(w)} wavelets in scene {new.name!r}")
         return {"FINISHED"}
 
 
@@ -80,7 +80,7 @@ class IMFIT_PT_view(bpy.types.Panel):
             layout.label(text="Not an imfit scene: File > Import > imfit Gabor set")
             return
         for key, label in scene.PANEL_LABELS:
-            layout.prop(sc, '["%s"]' % key, text=label)
+            layout.prop(sc, f'["{key}"]', text=label)
         layout.label(text="phase now = phase + drift x time (frame / fps)")
 
 

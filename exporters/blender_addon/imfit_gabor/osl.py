@@ -63,7 +63,7 @@ shader imfit_gabor(
 
 def number(v):
     """An OSL float literal that reads back to the same float32 (9 significant digits)."""
-    s = "%.9g" % float(np.float32(v))
+    s = f"{float(np.float32(v)):.9g}"
     return s if any(ch in s for ch in ".en") else s + ".0"
 
 
@@ -75,8 +75,8 @@ def source(w):
     values = {"@COUNT@": str(len(w)), "@COUNT12@": str(12 * len(w)), "@DATA@": data,
               "@BIAS@": ", ".join(number(b) for b in w.bias),
               "@ASPECT@": number(w.width / w.height), "@R2@": number(RADIUS * RADIUS)}
-    text = _SOURCE.replace("NAME_LINE", "%d wavelets of %s (%dx%d)" % (len(w), name, w.width,
-                                                                      w.height))
+    text = _SOURCE.replace("NAME_LINE", f"{len(w)} wavelets of {name} "
+                                                     f"({w.width}x{w.height})")
     for key, value in values.items():
         text = text.replace(key, value)
     return text

@@ -150,10 +150,13 @@ def _attr(nodes, name, loc, out="Fac"):
     return n.outputs[out]
 
 
-def gabor_material(w, scene):
+def gabor_material(w, scene, sign=0):
     """One Gabor per quad from shader nodes (EEVEE and Cycles): Emission + Transparent through
-    an Add Shader, blended, so overlapping quads add up like imfit's sum."""
-    mat = bpy.data.materials.new("imfit gabor nodes " + w.name)
+    an Add Shader, blended, so overlapping quads add up like imfit's sum. `sign` 0: the signed
+    value (Cycles adds negative emission); +1 / -1: only its positive / negated negative part,
+    for EEVEE, which clamps emission at 0 (see signed_layers)."""
+    suffix = {0: "", 1: " +", -1: " -"}[sign]
+    mat = bpy.data.materials.new("imfit gabor nodes " + w.name + suffix)
     mat.use_nodes = True
     mat.surface_render_method = "BLENDED"  # EEVEE: forward, additive over what is behind
     mat.use_transparency_overlap = True  # every overlapping quad of the object, not the front
@@ -194,6 +197,10 @@ def gabor_material(w, scene):
                            _attr(nodes, "imfit_amp", (-350, -450), "Vector"), (-200, -350)),
                     None, (-50, -200))
     links.new(weight, colour.node.inputs["Scale"])
+    if sign:
+        colour = _vmath(nodes, links, "MAXIMUM",
+                        _vmath(nodes, links, "SCALE", colour, float(sign), (0, -350)),
+                        (0.0, 0.0, 0.0), (100, -350))
     emit = _node(nodes, "ShaderNodeEmission", (150, -100))
     links.new(colour, emit.inputs["Color"])
     emit.inputs["Strength"].default_value = 1.0
@@ -312,6 +319,46 @@ def gabor_nodes_tree(name, material):
     return tree
 
 
+def signed_layers(w, scene):
+    """EEVEE clamps emission at 0 (measured: a single wavelet's negative lobes rendered as the
+    bias), so a sum of signed wavelets cannot be formed by blending in one pass. Two view
+    layers render the same quads with the material overridden by the positive part P and the
+    negated negative part N (each over the bias b), and the compositor forms
+    (b + P) - (b + N) + b = b + sum. Cycles renders the same two layers (negative emission
+    would work there, but one scene should give one picture in every engine); the scene's
+    first view layer keeps the signed material for the viewport (exact in Cycles)."""
+    first = scene.view_layers[0]
+    first.use = False  # the viewport's layer; the render uses the two below
+    layers = []
+    for sign, name in ((1, "imfit +"), (-1, "imfit -")):
+        layer = scene.view_layers.new(name)
+        layer.material_override = gabor_material(w, scene, sign)
+        layers.append(layer)
+    bias = tuple(w.bias)
+    if hasattr(scene, "compositing_node_group"):  # Blender 5.0: compositor node groups
+        tree = bpy.data.node_groups.new("imfit signed sum " + w.name, "CompositorNodeTree")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        scene.compositing_node_group = tree
+        out = _node(tree.nodes, "NodeGroupOutput", (600, 0))
+        out_socket = out.inputs[0]
+    else:  # Blender 4.2-4.5
+        scene.use_nodes = True
+        tree = scene.node_tree
+        tree.nodes.clear()
+        out = _node(tree.nodes, "CompositorNodeComposite", (600, 0))
+        out_socket = out.inputs["Image"]
+    nodes, links = tree.nodes, tree.links
+    rl = []
+    for i, layer in enumerate(layers):
+        n = _node(nodes, "CompositorNodeRLayers", (-400, 200 - 300 * i))
+        n.scene, n.layer = scene, layer.name
+        rl.append(n.outputs["Image"])
+    diff = _vmath(nodes, links, "SUBTRACT", rl[0], rl[1], (-100, 0))
+    total = _vmath(nodes, links, "ADD", diff, bias, (150, 0))
+    links.new(total, out_socket)
+    return layers
+
+
 def _ensure_oslquery():
     """The bpy wheel keeps Blender's own site-packages (oslquery) off sys.path; Cycles needs it
     to read a compiled shader's sockets."""
@@ -399,6 +446,7 @@ def build(w, method="NODES", width=None, height=None, osl_source=None, activate=
         mod = obj.modifiers.new("imfit gabor quads", "NODES")
         mod.node_group = gabor_nodes_tree(w.name, mat)
         obj.data.materials.append(mat)
+        signed_layers(w, scene)
         scene.render.engine = eevee_engine()
         scene.eevee.taa_render_samples = 1
         if hasattr(scene, "cycles"):
