@@ -32,7 +32,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NAME = "mum's photo"  # the fit's name: a quote in every Python string the script holds
 VIEW = {"zoom": 1.5, "center_x": 0.2, "center_y": -0.1, "gain": 0.6, "phase": 0.3, "drift": 0.5}
 FRAME, FPS = 12, 24
-EEVEE_SIZE = (24, 24)
+EEVEE_SIZE = (64, 64)
 CAP = 20
 
 pytestmark = pytest.mark.bpy
