@@ -34,11 +34,11 @@ def blender(gs: imfit.GaborSet, size: int) -> np.ndarray | None:
         return None
     with tempfile.TemporaryDirectory() as d:
         exporters.export(gs, "blender", d, stem="fit")
-        subprocess.run([str(py), str(ROOT / "tests" / "blender_driver.py"),
-                        str(Path(d) / "fit_blender.py"), str(Path(d) / "o.exr"),
-                        str(Path(d) / "o.npy"), "1"], check=True, capture_output=True, cwd=d)
-        # the script renders at the fitted size; resample only for the sheet
-        img = np.load(Path(d) / "o.npy")[..., :3]
+        subprocess.run([str(py), str(Path(d) / "fit_blender.py"), "--render",
+                        str(Path(d) / "o.png")], check=True, capture_output=True, cwd=d)
+        # the script renders at the fitted size (Cycles, the nodes path, a PNG of display
+        # values); resample only for the sheet
+        img = np.asarray(Image.open(Path(d) / "o.png").convert("RGB"), np.float32) / 255.0
     err = np.abs(img - imfit.render(gs)).max()
     print(f"{'blender':14} max |export - torch| = {err:.2g} (at the fitted size)")
     return np.asarray(Image.fromarray((img * 255 + 0.5).astype(np.uint8)).resize(

@@ -40,7 +40,7 @@ from mutants_table import MUTANTS, Mutant  # noqa: E402
 
 # What is searched for snippets: everything a user's run executes.
 SEARCH_SUFFIXES = (".py", ".glsl", ".frag", ".vert", ".c", ".fs", ".jxs", ".html", ".osl",
-                   ".in", ".json")
+                   ".in", ".json", ".toml")
 SKIP_DIRS = {".git", ".venv", ".venv-blender", "out", "tests", "tools", "docs", "bench",
              "__pycache__", ".pytest_cache", "node_modules", ".ruff_cache", "build"}
 # Not copied into the work trees: the venv is used from the real tree (it is big and tied to
@@ -96,6 +96,10 @@ def copy_tree(dst: Path) -> None:
     for modules in ROOT.glob("tests/**/node_modules"):
         if modules.is_dir() and not (dst / modules.relative_to(ROOT)).exists():
             (dst / modules.relative_to(ROOT)).symlink_to(modules, target_is_directory=True)
+    # so is Blender's bpy venv (1 GB): tests/test_blender.py finds it beside the copy's tests
+    bpy_venv = ROOT / ".venv-blender"
+    if bpy_venv.is_dir() and not (dst / ".venv-blender").exists():
+        (dst / ".venv-blender").symlink_to(bpy_venv, target_is_directory=True)
 
 
 @dataclass
@@ -116,6 +120,8 @@ def pytest_env(tree: Path) -> dict[str, str]:
     # a test whose host (GL, Xvfb, Chromium, node) is missing fails instead of skipping, so a
     # mutant is never "survived" because its only test quietly did not run
     env["CI"] = "true"
+    # and the real-bpy tests (deselected in `make test`) run when a mutant names them
+    env["IMFIT_TEST_BLENDER"] = "1"
     env.pop("PYTEST_ADDOPTS", None)
     return env
 

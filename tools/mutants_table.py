@@ -61,6 +61,16 @@ T_DIFFGL = "tests/test_diffusion_gl.py"
 T_VIDEO = "tests/test_video.py"
 T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
+# the real bpy wheel (.venv-blender; tools/mutants.py links it into each copy). The Cycles tests
+# share one bpy process (~30 s); the EEVEE test has its own (minutes), named only where needed.
+T_BPY = "tests/test_blender.py"
+T_BPY_PNG = T_BPY + "::test_cycles_png_of_the_script_matches_imfit_render"
+T_BPY_FACTORY = T_BPY + "::test_factory_startup_picture_unoccluded_user_objects_untouched"
+T_BPY_VIEW = T_BPY + "::test_panel_view_gain_phase_and_frame_driven_drift"
+T_BPY_GN = T_BPY + "::test_geometry_nodes_sigma_scale_renders_the_scaled_set"
+T_BPY_OSL = T_BPY + "::test_osl_path_matches_imfit_render"
+T_BPY_ADDON = T_BPY + "::test_addon_zip_installs_imports_and_renders"
+T_BLEXP = "tests/test_blender_export.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -534,4 +544,50 @@ MUTANTS: list[Mutant] = [
       "math.floor(shown / 1.25) if key",
       "math.floor(shown / 2) if key",
       "viewer [ key drops half the wavelets, not a fifth", T_VIEW),
+    # -- Blender (real bpy) ------------------------------------------------------------------------
+    M("blender_srgb_view",
+      'scene.view_settings.view_transform = "Raw"',
+      'scene.view_settings.view_transform = "Standard"',
+      "Blender PNG encodes the display values with sRGB once more (washed out)", T_BPY_PNG),
+    M("blender_picture_in_user_scene",
+      'scene = bpy.data.scenes.new("imfit " + w.name)',
+      'scene = bpy.context.scene',
+      "the picture is built in the user's scene: the default Cube sits in front of it",
+      T_BPY_PNG, T_BPY_FACTORY),
+    M("blender_hides_user_objects",
+      "    scene = new_scene(w, width, height)\n",
+      "    scene = new_scene(w, width, height)\n"
+      "    for o in bpy.data.objects:\n        o.hide_render = True\n",
+      "the import hides the user's objects (Cube, Light...) instead of leaving them alone",
+      T_BPY_FACTORY),
+    M("blender_gn_sigma_ignored",
+      "links.new(gin.outputs[SIGMA_SCALE], scaled.inputs[1])",
+      "scaled.inputs[1].default_value = 1.0",
+      "the Geometry Nodes Sigma scale input does nothing", T_BPY_GN),
+    M("blender_nodes_phase_sign",
+      'links.new(_math(nodes, links, "ADD", arg, phase.outputs[0], (-550, -50 - 80 * k)),',
+      'links.new(_math(nodes, links, "SUBTRACT", arg, phase.outputs[0], (-550, -50 - 80 * k)),',
+      "the nodes material subtracts the panel's phase instead of adding it", T_BPY_VIEW),
+    M("blender_drift_ignores_frame",
+      'scene, "imfit_phase + imfit_drift * frame / fps")',
+      'scene, "imfit_phase + imfit_drift / fps")',
+      "the drift does not follow the frame: playback does not animate", T_BPY_VIEW),
+    M("blender_signed_sum_adds",
+      'diff = _vmath(nodes, links, "SUBTRACT", rl[0], rl[1], (-100, 0))',
+      'diff = _vmath(nodes, links, "ADD", rl[0], rl[1], (-100, 0))',
+      "the compositor adds the negative layer: every negative lobe turns bright",
+      T_BPY_PNG, T_BPY + "::test_eevee_nodes_render_matches_torch"),
+    M("blender_osl_y_up",
+      "float py = CenterY + (0.5 - Coord[1]) * 2.0 / Zoom;",
+      "float py = CenterY + (Coord[1] - 0.5) * 2.0 / Zoom;",
+      "the OSL path draws the picture upside down", T_BPY_OSL),
+    M("blender_addon_cap_weakest",
+      'keep = np.sort(np.argsort(-energy, kind="stable")[:n])',
+      'keep = np.sort(np.argsort(energy, kind="stable")[:n])',
+      "the add-on's N cap keeps the weakest wavelets", T_BLEXP, T_BPY_ADDON),
+    M("blender_manifest_type",
+      'type = "add-on"',
+      'type = "addon"',
+      "Blender's extension installer refuses the manifest (type must be add-on)", T_BLEXP,
+      T_BPY_ADDON),
 ]

@@ -31,6 +31,15 @@ RADIUS = 4.5  # imfit.renderer.DEFAULT_RADIUS / IMFIT_RADIUS in gabor.glsl
 ATTR = {"theta": 2, "sigma": 3, "gamma": 4, "wavelength": 5}
 PANEL_PROPS = {"imfit_zoom": 1.0, "imfit_center_x": 0.0, "imfit_center_y": 0.0,
                "imfit_gain": 1.0, "imfit_phase": 0.0, "imfit_drift": 0.0}
+# the N-panel rows: (property, label); phase in radians, drift in radians per second
+PANEL_LABELS = (("imfit_zoom", "Zoom"), ("imfit_center_x", "Centre x"),
+                ("imfit_center_y", "Centre y"), ("imfit_gain", "Gain"),
+                ("imfit_phase", "Phase (rad)"), ("imfit_drift", "Drift (rad/s)"))
+_PANEL_RANGES = {"imfit_zoom": dict(min=1e-3, soft_min=0.05, soft_max=20.0),
+                 "imfit_gain": dict(soft_min=0.0, soft_max=4.0),
+                 "imfit_drift": dict(soft_min=-10.0, soft_max=10.0)}
+# the Geometry Nodes modifier input an artist (or a driver) scales every sigma with
+SIGMA_SCALE = "Sigma scale"
 
 
 def _colour(scene):
@@ -59,7 +68,16 @@ def new_scene(w, width, height):
     scene.world = world
     for key, value in PANEL_PROPS.items():
         scene[key] = value
+        ui = scene.id_properties_ui(key)
+        ui.update(description="imfit view: drives the picture's camera and material",
+                  **_PANEL_RANGES.get(key, {}))
     return scene
+
+
+def eevee_engine():
+    """EEVEE's engine id: BLENDER_EEVEE_NEXT in 4.2-4.4, BLENDER_EEVEE again from 5.0."""
+    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()
+    return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
 def _driver(target, path, scene, expr, index=-1):
@@ -132,10 +150,13 @@ def _attr(nodes, name, loc, out="Fac"):
     return n.outputs[out]
 
 
-def gabor_material(w, scene):
+def gabor_material(w, scene, sign=0):
     """One Gabor per quad from shader nodes (EEVEE and Cycles): Emission + Transparent through
-    an Add Shader, blended, so overlapping quads add up like imfit's sum."""
-    mat = bpy.data.materials.new("imfit gabor nodes " + w.name)
+    an Add Shader, blended, so overlapping quads add up like imfit's sum. `sign` 0: the signed
+    value (Cycles adds negative emission); +1 / -1: only its positive / negated negative part,
+    for EEVEE, which clamps emission at 0 (see signed_layers)."""
+    suffix = {0: "", 1: " +", -1: " -"}[sign]
+    mat = bpy.data.materials.new("imfit gabor nodes " + w.name + suffix)
     mat.use_nodes = True
     mat.surface_render_method = "BLENDED"  # EEVEE: forward, additive over what is behind
     mat.use_transparency_overlap = True  # every overlapping quad of the object, not the front
@@ -176,6 +197,10 @@ def gabor_material(w, scene):
                            _attr(nodes, "imfit_amp", (-350, -450), "Vector"), (-200, -350)),
                     None, (-50, -200))
     links.new(weight, colour.node.inputs["Scale"])
+    if sign:
+        colour = _vmath(nodes, links, "MAXIMUM",
+                        _vmath(nodes, links, "SCALE", colour, float(sign), (0, -350)),
+                        (0.0, 0.0, 0.0), (100, -350))
     emit = _node(nodes, "ShaderNodeEmission", (150, -100))
     links.new(colour, emit.inputs["Color"])
     emit.inputs["Strength"].default_value = 1.0
@@ -217,6 +242,9 @@ def gabor_nodes_tree(name, material):
     tree = bpy.data.node_groups.new("imfit gabor quads " + name, "GeometryNodeTree")
     tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    sock = tree.interface.new_socket(SIGMA_SCALE, in_out="INPUT", socket_type="NodeSocketFloat")
+    sock.default_value, sock.min_value, sock.max_value = 1.0, 1e-3, 1e3
+    sock.description = "multiplies every wavelet's sigma (the quads and the shader follow)"
     nodes, links = tree.nodes, tree.links
     gin = _node(nodes, "NodeGroupInput", (-900, 0))
     gout = _node(nodes, "NodeGroupOutput", (900, 0))
@@ -265,8 +293,20 @@ def gabor_nodes_tree(name, material):
     stack = _node(nodes, "GeometryNodeSetPosition", (-150, 500), name="Stack in depth")
     links.new(gin.outputs[0], stack.inputs["Geometry"])
     links.new(offset.outputs[0], stack.inputs["Offset"])
+    # imfit_sigma *= Sigma scale, stored back on the points: the quads' size below and the
+    # shader's wave (u = (u/sigma) * sigma) both read the stored value
+    sigma_in = _node(nodes, "GeometryNodeInputNamedAttribute", (-500, 800), data_type="FLOAT")
+    sigma_in.inputs["Name"].default_value = "imfit_sigma"
+    scaled = _node(nodes, "ShaderNodeMath", (-300, 800), operation="MULTIPLY")
+    links.new(sigma_in.outputs["Attribute"], scaled.inputs[0])
+    links.new(gin.outputs[SIGMA_SCALE], scaled.inputs[1])
+    rescale = _node(nodes, "GeometryNodeStoreNamedAttribute", (-150, 800), data_type="FLOAT",
+                    domain="POINT", name="Scale sigma")
+    rescale.inputs["Name"].default_value = "imfit_sigma"
+    links.new(stack.outputs[0], rescale.inputs["Geometry"])
+    links.new(scaled.outputs[0], rescale.inputs["Value"])
     inst = _node(nodes, "GeometryNodeInstanceOnPoints", (0, 0), name="Instance on Points")
-    links.new(stack.outputs[0], inst.inputs["Points"])
+    links.new(rescale.outputs[0], inst.inputs["Points"])
     links.new(store.outputs["Geometry"], inst.inputs["Instance"])
     links.new(rot.outputs[0], inst.inputs["Rotation"])
     links.new(scale.outputs[0], inst.inputs["Scale"])
@@ -277,6 +317,46 @@ def gabor_nodes_tree(name, material):
     links.new(real.outputs[0], setm.inputs["Geometry"])
     links.new(setm.outputs[0], gout.inputs[0])
     return tree
+
+
+def signed_layers(w, scene):
+    """EEVEE clamps emission at 0 (measured: a single wavelet's negative lobes rendered as the
+    bias), so a sum of signed wavelets cannot be formed by blending in one pass. Two view
+    layers render the same quads with the material overridden by the positive part P and the
+    negated negative part N (each over the bias b), and the compositor forms
+    (b + P) - (b + N) + b = b + sum. Cycles renders the same two layers (negative emission
+    would work there, but one scene should give one picture in every engine); the scene's
+    first view layer keeps the signed material for the viewport (exact in Cycles)."""
+    first = scene.view_layers[0]
+    first.use = False  # the viewport's layer; the render uses the two below
+    layers = []
+    for sign, name in ((1, "imfit +"), (-1, "imfit -")):
+        layer = scene.view_layers.new(name)
+        layer.material_override = gabor_material(w, scene, sign)
+        layers.append(layer)
+    bias = tuple(w.bias)
+    if hasattr(scene, "compositing_node_group"):  # Blender 5.0: compositor node groups
+        tree = bpy.data.node_groups.new("imfit signed sum " + w.name, "CompositorNodeTree")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        scene.compositing_node_group = tree
+        out = _node(tree.nodes, "NodeGroupOutput", (600, 0))
+        out_socket = out.inputs[0]
+    else:  # Blender 4.2-4.5
+        scene.use_nodes = True
+        tree = scene.node_tree
+        tree.nodes.clear()
+        out = _node(tree.nodes, "CompositorNodeComposite", (600, 0))
+        out_socket = out.inputs["Image"]
+    nodes, links = tree.nodes, tree.links
+    rl = []
+    for i, layer in enumerate(layers):
+        n = _node(nodes, "CompositorNodeRLayers", (-400, 200 - 300 * i))
+        n.scene, n.layer = scene, layer.name
+        rl.append(n.outputs["Image"])
+    diff = _vmath(nodes, links, "SUBTRACT", rl[0], rl[1], (-100, 0))
+    total = _vmath(nodes, links, "ADD", diff, bias, (150, 0))
+    links.new(total, out_socket)
+    return layers
 
 
 def _ensure_oslquery():
@@ -366,7 +446,8 @@ def build(w, method="NODES", width=None, height=None, osl_source=None, activate=
         mod = obj.modifiers.new("imfit gabor quads", "NODES")
         mod.node_group = gabor_nodes_tree(w.name, mat)
         obj.data.materials.append(mat)
-        scene.render.engine = "BLENDER_EEVEE"
+        signed_layers(w, scene)
+        scene.render.engine = eevee_engine()
         scene.eevee.taa_render_samples = 1
         if hasattr(scene, "cycles"):
             # every quad a camera ray passes through is one transparent bounce
@@ -382,9 +463,10 @@ def build(w, method="NODES", width=None, height=None, osl_source=None, activate=
 
 
 def render(scene, path, engine=None, samples=None):
-    """Render `scene` to `path`: .png 8-bit (display values), .exr 32-bit float."""
+    """Render `scene` to `path`: .png 8-bit (display values), .exr 32-bit float. `engine`
+    "cycles" or "eevee" (default: the scene's own)."""
     if engine:
-        scene.render.engine = engine
+        scene.render.engine = {"cycles": "CYCLES", "eevee": eevee_engine()}[engine.lower()]
     if samples:
         scene.cycles.samples = samples
         scene.eevee.taa_render_samples = samples

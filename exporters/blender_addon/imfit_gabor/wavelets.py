@@ -1,7 +1,7 @@
 """Read a wavelet file inside Blender: .gabor.json, .tsv, .csv, .npz (what `imfit export` writes).
 
 Blender's Python has numpy but not imfit, so the add-on carries this small reader of its own;
-`tests/test_blender_addon.py` holds it to `exporters.read` (imfit's loader) on the same files.
+`tests/test_blender_export.py` holds it to `imfit.load` on the same files.
 No bpy here: the reader is plain Python + numpy and runs in the test's own interpreter too.
 """
 
