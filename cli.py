@@ -316,8 +316,9 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="Run a diffusion preset live on FIT (or on any image) instead.")
 @click.option("--preset-size", type=int, default=512, show_default=True,
               help="With --preset: longer side of the diffused image.")
-@click.option("--steps-per-frame", type=int, default=1, show_default=True,
-              help="With --preset: diffusion steps per drawn frame ([ and ] change it).")
+@click.option("--steps-per-frame", type=int, default=None,
+              help="With --preset: diffusion steps per drawn frame ([ and ] change it) "
+              "[default: 1]; with --live-fit: fit steps per drawn frame [default: 4].")
 @click.option("--source", type=click.Path(path_type=Path), default=None,
               help="With --preset poisson: the picture pasted into FIT/IMAGE.")
 @click.option("--mask", type=click.Path(path_type=Path), default=None,
@@ -333,24 +334,38 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of /imfit/randomize.")
 @click.option("--list-params", is_flag=True,
               help="List every live parameter and OSC address (range, unit, type), then exit.")
+@click.option("--video", type=click.Path(path_type=Path), default=None,
+              help="Live frames from this clip (loops): with --preset or --live-fit.")
+@click.option("--camera", type=int, default=None, metavar="N",
+              help="Live frames from camera N (/dev/videoN): with --preset or --live-fit.")
+@click.option("--live-fit", type=int, default=None, metavar="N",
+              help="With --video/--camera: fit the frames live as N wavelets (128 is live).")
 @user_errors
 def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
          events: str, screenshot: Path | None, force: bool, preset: str | None,
          preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
          osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
-         seed: int, list_params: bool) -> None:
+         seed: int, list_params: bool, video: Path | None, camera: int | None,
+         live_fit: int | None) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
     With --osc PORT, every live parameter is also an OSC address (see --list-params).
+    With --video CLIP or --camera N, the preset (or --live-fit N) runs on the live frames.
     """
     if list_params:
         from imfit.live.params import list_params as params_text
 
         click.echo(params_text())
         return
-    if fit_path is None:
-        raise click.UsageError("give FIT (or --list-params)")
+    if fit_path is None and video is None and camera is None:
+        raise click.UsageError("give FIT (or --video, --camera, --list-params)")
+    from imfit.errors import ImfitError
+
+    if fit_path is not None and (video is not None or camera is not None):
+        raise ImfitError("give FIT or --video/--camera, not both")
+    if video is not None and camera is not None:
+        raise ImfitError("give --video FILE or --camera N, not both")
     from viewer.window import check_display
 
     check_display()  # at once: the viewer's imports alone take seconds (torch)
@@ -358,10 +373,22 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
 
     live = open_live(osc_port, osc_host, osc_out, bpm, seed, echo=click.echo)
     try:
+        if video is not None or camera is not None:
+            from imfit.live.video import check_camera
+
+            if camera is not None:
+                check_camera(camera)  # at once: before the viewer's imports
+            from viewer.app import view_video
+
+            view_video(video, camera, preset, live_fit, preset_size if preset else 128,
+                       steps_per_frame or (4 if live_fit else 1), parse_size(size),
+                       test_frames, events, screenshot, force, seed, click.echo, live)
+            return
+        assert fit_path is not None
         if preset is not None:
             from viewer.app import view_preset
 
-            view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
+            view_preset(fit_path, preset, preset_size, steps_per_frame or 1, parse_size(size),
                         test_frames, events, screenshot, force, source, mask, echo=click.echo,
                         live=live)
             return

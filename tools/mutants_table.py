@@ -61,6 +61,7 @@ T_DIFFGL = "tests/test_diffusion_gl.py"
 T_VIDEO = "tests/test_video.py"
 T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
+T_VIDEO = "tests/test_live_video.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -497,4 +498,22 @@ MUTANTS: list[Mutant] = [
       "math.floor(shown / 1.25) if key",
       "math.floor(shown / 2) if key",
       "viewer [ key drops half the wavelets, not a fifth", T_VIEW),
+    # -- video and camera in (imfit view --video / --camera) -------------------------------------
+    M("video_frame_off_by_one",
+      "k = math.floor(t * self.fps + 1e-6)",
+      "k = max(0, math.floor(t * self.fps + 1e-6) - 1)",
+      "view --video shows the frame before the one that is on", T_VIDEO),
+    M("video_preset_ignores_new_frames",
+      "                self.engine.new_frame(frame)\n",
+      "",
+      "view --video --preset keeps diffusing the first frame", T_VIDEO),
+    M("live_fit_keeps_old_frame",
+      "            self.fit.set_frame(frame)\n",
+      "            pass\n",
+      "view --video --live-fit keeps fitting the first frame", T_VIDEO),
+    M("camera_node_unchecked",
+      "    if not node.exists():\n        raise ImfitError(f\"no camera",
+      "    if False:\n        raise ImfitError(f\"no camera",
+      "view --camera without a camera: an ffmpeg message after seconds, not the one line",
+      T_VIDEO),
 ]
