@@ -235,11 +235,15 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 @click.option("--animate", default=None,
               help="Drift rates in turns per second, e.g. phase=0.5,theta=0.1,rotate=0.05.")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: str,
            backend: str, strategy: str, frames: int | None, animate: str | None, fps: float,
-           force: bool) -> None:
+           audio: Path | None, react: str, force: bool) -> None:
     """Render a fit (any format imfit import reads) to an image or animation at any size/view.
 
     FIT may also be a folder of fits (the output of fit --mode video): -o clip.mp4 renders
@@ -252,8 +256,14 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     c = parse_pair(center, "--center")
     if not (zoom > 0 and zoom < 1e6):
         raise ImfitError(f"--zoom must be positive, got {zoom}")
-    if animate is not None and frames is None:
+    if animate is not None and frames is None and audio is None:
         raise ImfitError("--animate needs --frames N")
+    plan = None
+    if audio is not None:  # an animation as long as the track (or --frames)
+        from imfit.live.audio import plan_audio
+
+        plan = plan_audio(audio, react, fps, frames, output)
+        frames = plan.frames
     if frames is not None:
         validate.frame_count(frames, "--frames")
         validate.fps(fps, "--fps")
@@ -268,7 +278,7 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
         from imfit.formats.readers import list_fits
 
         if frames is not None or animate is not None:
-            raise ImfitError("a folder of fits renders one frame per fit; drop --frames")
+            raise ImfitError("a folder of fits renders one frame per fit; drop --frames/--audio")
         paths = list_fits(fit_path)
         check_output(output, force, fps)
         first = imfit.load(paths[0])
@@ -291,6 +301,14 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
     if frames is None:
         save_png(renderer(gs, w, h, center=c, zoom=zoom), output, overwrite=force)
         click.echo(f"wrote {output} ({w}x{h}, {len(gs)} wavelets)")
+        return
+    if plan is not None:
+        from imfit.live.audio import render_with_audio
+
+        n = render_with_audio(drift_frames(gs, frames, fps, rates), plan,
+                              lambda s: renderer(s, w, h, center=c, zoom=zoom), output, fps,
+                              force)
+        click.echo(f"wrote {output} ({n} frames, {w}x{h}, with {plan.path.name}; react {react})")
         return
     n = write_frames((renderer(s, w, h, center=c, zoom=zoom)
                       for s in drift_frames(gs, frames, fps, rates)), output, fps, force)
@@ -463,10 +481,15 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
 @click.option("--ease", type=click.Choice(["smooth", "linear"]), default="smooth",
               show_default=True, help="Timing curve.")
 @click.option("--bounce", is_flag=True, help="Go A -> B -> A (a loop).")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
-              size: str | None, ease: str, bounce: bool, force: bool) -> None:
+              size: str | None, ease: str, bounce: bool, audio: Path | None, react: str,
+              force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
     from imfit import validate
 
@@ -478,11 +501,21 @@ def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
     from imfit.formats.video import check_output
 
     check_output(output, force, fps)
+    n_out = 2 * frames - 2 if bounce else frames
+    if audio is not None:
+        from imfit.live.audio import plan_audio, render_with_audio
+
+        plan = plan_audio(audio, react, fps, n_out, output)
     a, b = imfit.load(a_path), imfit.load(b_path)
     w, h = _frame_size(size, a)
-    validate.frames_output(output, 2 * frames - 2 if bounce else frames, w, h)
+    validate.frames_output(output, n_out, w, h)
     sets = morph_sets(a, b, frames, ease, bounce=bounce)
     render_fn = get_renderer("auto")
+    if audio is not None:
+        n = render_with_audio(sets, plan, lambda s: render_fn(s, w, h), output, fps, force)
+        click.echo(f"wrote {output} ({n} frames, {len(a)} -> {len(b)} wavelets, with "
+                   f"{plan.path.name}; react {react})")
+        return
     _write_video((render_fn(s, w, h) for s in sets), output, fps, force,
                  f"{len(a)} -> {len(b)} wavelets")
 
@@ -727,11 +760,16 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
               show_default=True, help="Diffusion engine: torch (CPU/GPU) or GLSL (headless GL).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="out.mp4, out.gif or a folder for numbered PNGs.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="With a fit as INPUT, a WAV track: the fit's frames react to it (--react) "
+              "and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | None,
             sets: tuple[str, ...], size: int | None, fps: float, backend: str, output: Path,
-            force: bool) -> None:
+            audio: Path | None, react: str, force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
     from imfit import validate
@@ -751,7 +789,22 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
         raise UserError("poisson is a blending preset: use `imfit blend SRC DST --mask MASK`")
     preset = preset.with_params(**_parse_sets(sets))
     check_output(output, force, fps)
+    plan = None
+    if audio is not None:  # the fit, reacting per frame, diffused like a video
+        from imfit.errors import ImfitError
+        from imfit.live.audio import plan_audio, reacting_fit_frames
+
+        if not input_path.name.lower().endswith((".gabor.json", ".json", ".txt")):
+            raise ImfitError(f"{input_path}: --audio reacts a fit's knobs, so INPUT must be a "
+                             "fit (.gabor.json)")
+        plan = plan_audio(audio, react, fps, None, output)
     frames, notes = read_diffusion_input(input_path, size, get_renderer("auto"))
+    if plan is not None:
+        import imfit
+
+        h0, w0 = frames[0].shape[:2]
+        frames = reacting_fit_frames(imfit.load(input_path), plan,
+                                     lambda s: get_renderer("auto")(s, w0, h0))
     n_steps = preset.steps if steps is None else steps
     n_every = preset.every if every is None else every
     # one picture: itself, then one frame per `every` steps; a video: one frame per frame
@@ -779,8 +832,13 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 
     total = n_steps * len(frames)
     with tqdm(total=total, desc=preset.name, unit="step", dynamic_ncols=True) as bar:
-        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update),
-                         output, fps=fps, force=force)
+        out = diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update)
+        if plan is not None:
+            from imfit.live.audio import write_with_audio
+
+            n = write_with_audio(out, plan, output, fps, force)
+        else:
+            n = write_frames(out, output, fps=fps, force=force)
     h, w = frames[0].shape[:2]
     click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
 

@@ -62,6 +62,7 @@ T_VIDEO = "tests/test_video.py"
 T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
 T_VIDEO = "tests/test_live_video.py"
+T_AUDIO = "tests/test_live_audio.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -516,4 +517,17 @@ MUTANTS: list[Mutant] = [
       "    if False:\n        raise ImfitError(f\"no camera",
       "view --camera without a camera: an ffmpeg message after seconds, not the one line",
       T_VIDEO),
+    # -- audio-reactive renders (animate, render, morph, diffuse --audio) ------------------------
+    M("react_wrong_band",
+      "s = float(signals[r.signal][i])",
+      "s = float(signals[\"high\"][i])",
+      "--react gain=bass follows the highs instead", T_AUDIO),
+    M("render_audio_unreacted",
+      "frames = (render(s) for s in react_sets(sets, plan.reactions, plan.signals))",
+      "frames = (render(s) for s in sets)",
+      "render/morph --audio mux the track but the picture ignores it", T_AUDIO),
+    M("diffuse_audio_unreacted",
+      "for s in react_sets((gs for _ in range(plan.frames)), plan.reactions, plan.signals)]",
+      "for s in (gs for _ in range(plan.frames))]",
+      "diffuse FIT --audio: the fit does not react before the preset runs", T_AUDIO),
 ]

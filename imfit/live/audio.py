@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -202,3 +203,19 @@ def write_with_audio(frames: Iterator[np.ndarray], plan: AudioPlan, output: Path
     finally:
         silent.unlink(missing_ok=True)
     return n
+
+
+def render_with_audio(sets: Iterator[GaborSet], plan: AudioPlan, render: Any, output: Path,
+                      fps: float, force: bool) -> int:
+    """The offline audio-reactive path every command shares (animate, render --frames, morph):
+    each frame's set gets that frame's reactions, is drawn by `render(gs)`, and the MP4 gets
+    the track muxed in from 0 s."""
+    frames = (render(s) for s in react_sets(sets, plan.reactions, plan.signals))
+    return write_with_audio(frames, plan, output, fps, force)
+
+
+def reacting_fit_frames(gs: GaborSet, plan: AudioPlan, render: Any) -> list[np.ndarray]:
+    """`imfit diffuse FIT --audio`: the fit drawn once per video frame with that frame's
+    reactions (the frames a preset then runs on as on a video)."""
+    return [np.asarray(render(s), np.float32)
+            for s in react_sets((gs for _ in range(plan.frames)), plan.reactions, plan.signals)]
