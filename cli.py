@@ -358,13 +358,17 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="Live frames from camera N (/dev/videoN): with --preset or --live-fit.")
 @click.option("--live-fit", type=int, default=None, metavar="N",
               help="With --video/--camera: fit the frames live as N wavelets (128 is live).")
+@click.option("--midi", default=None, metavar="PORT",
+              help="Read MIDI input PORT (a name, part of one, or its number).")
+@click.option("--midi-map", type=click.Path(path_type=Path), default=None,
+              help="MIDI mapping JSON: read if it exists; learn mode (l) saves to it.")
 @user_errors
 def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
          events: str, screenshot: Path | None, force: bool, preset: str | None,
          preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
          osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
          seed: int, list_params: bool, video: Path | None, camera: int | None,
-         live_fit: int | None) -> None:
+         live_fit: int | None, midi: str | None, midi_map: Path | None) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
@@ -389,7 +393,7 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
     check_display()  # at once: the viewer's imports alone take seconds (torch)
     from viewer.live import open_live
 
-    live = open_live(osc_port, osc_host, osc_out, bpm, seed, echo=click.echo)
+    live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map)
     try:
         if video is not None or camera is not None:
             from imfit.live.video import check_camera

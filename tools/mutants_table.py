@@ -63,6 +63,7 @@ T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
 T_VIDEO = "tests/test_live_video.py"
 T_AUDIO = "tests/test_live_audio.py"
+T_MIDI = "tests/test_live_midi.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -530,4 +531,30 @@ MUTANTS: list[Mutant] = [
       "for s in react_sets((gs for _ in range(plan.frames)), plan.reactions, plan.signals)]",
       "for s in (gs for _ in range(plan.frames))]",
       "diffuse FIT --audio: the fit does not react before the preset runs", T_AUDIO),
+    # -- MIDI (imfit view --midi, --midi-map, learn mode) ---------------------------------------
+    M("midi_cc_ignores_range",
+      "    return p.coerce(a + (b - a) * x)",
+      "    return p.coerce(x)",
+      "a MIDI knob moves its parameter over 0..1 whatever the binding's range", T_MIDI),
+    M("midi_factor_sweeps_linearly",
+      "if p.log and a > 0 and b > 0:",
+      "if False:",
+      "a MIDI knob on sigma/zoom sweeps linearly (the useful low end is a sliver)", T_MIDI),
+    M("midi_release_triggers",
+      "            return value > 0\n",
+      "            return True\n",
+      "releasing a MIDI pad fires its command a second time", T_MIDI),
+    M("midi_learn_keeps_old_knob",
+      "if not x.matches(kind, number, channel) and x.target != target]",
+      "if not x.matches(kind, number, channel)]",
+      "after MIDI learn the old knob still drives the parameter too", T_MIDI),
+    M("midi_channel_ignored",
+      "and (self.channel is None or self.channel == channel))",
+      ")",
+      "a channel-bound MIDI binding answers every channel", T_MIDI),
+    M("midi_no_seq_check",
+      "if sys.platform.startswith(\"linux\") and not ALSA_SEQ.exists():",
+      "if False:",
+      "--midi without a sequencer: ALSA's own lines and rtmidi's error, not the one line",
+      T_MIDI),
 ]

@@ -36,6 +36,7 @@ RUNNER_KEYS: list[tuple[str, str]] = [
     ("h", "print this key map"),
     ("f12 or c", "screenshot to imfit-shot-NNN.png"),
     ("f9 or v", "start / stop recording imfit-rec-NNN.mp4"),
+    ("l / L", "MIDI learn: pick the next parameter, move a control to bind it / stop"),
     ("esc or q", "quit"),
 ]
 TEST_FPS = 30.0  # test mode advances t by 1/30 s per frame, so scripted runs repeat exactly
@@ -56,24 +57,28 @@ def parse_events(script: str) -> list[Event]:
 
     Events run before the frame of their number is drawn (frames count from 0). `shot` saves
     a screenshot of that frame like f12. `wait N` holds that frame until N control packets
-    (OSC) have arrived in all, so a test can send messages at a known frame.
+    (OSC) have arrived in all, so a test can send messages at a known frame. `midi cc|note
+    CHANNEL NUMBER VALUE` hands the window a MIDI message as a port would (the runner's
+    `on_midi`), for machines without a MIDI sequencer.
     """
-    arity = {"key": 1, "drag": 2, "scroll": 3, "resize": 2, "shot": 0, "wait": 1}
+    arity = {"key": 1, "drag": 2, "scroll": 3, "resize": 2, "shot": 0, "wait": 1, "midi": 4}
     out = []
     for part in filter(None, (p.strip() for p in script.split(";"))):
         words = part.split()
         if len(words) < 2 or words[1] not in arity or len(words) != 2 + arity[words[1]]:
             raise ImfitError(f"event {part!r}: use FRAME key NAME | FRAME drag DX DY | "
                              "FRAME scroll AMOUNT X Y | FRAME resize W H | FRAME shot | "
-                             "FRAME wait PACKETS")
+                             "FRAME wait PACKETS | FRAME midi cc|note CH NUM VALUE")
         try:
             frame = int(words[0])
             if words[1] == "wait":
                 int(words[2])
             if words[1] in ("drag", "scroll", "resize"):
                 [float(w) for w in words[2:]]
+            if words[1] == "midi":
+                midi_message(*words[2:])
         except ValueError:
-            raise ImfitError(f"event {part!r}: not a number") from None
+            raise ImfitError(f"event {part!r}: not a number, or out of MIDI's range") from None
         if frame < 0:
             raise ImfitError(f"event {part!r}: frame must be >= 0")
         if words[1] == "key":
@@ -83,6 +88,18 @@ def parse_events(script: str) -> list[Event]:
                                  "0, up, space, left_bracket, f12, ...)")
         out.append(Event(frame, words[1], tuple(words[2:])))
     return out
+
+
+def midi_message(kind: str, channel: str, number: str, value: str) -> Any:
+    """A mido message from a test event's words (ValueError when out of MIDI's range)."""
+    import mido
+
+    ch, num, val = int(channel), int(number), int(value)
+    if kind == "cc":
+        return mido.Message("control_change", channel=ch, control=num, value=val)
+    if kind == "note":
+        return mido.Message("note_on", channel=ch, note=num, velocity=val)
+    raise ValueError(kind)
 
 
 def free_path(folder: Path, stem: str, ext: str) -> Path:
@@ -257,6 +274,7 @@ class WindowRunner:
         self.last_rgb: np.ndarray | None = None
         self.frame_times: list[float] = []  # seconds per frame, draw to swap
         self._names: dict[int, str] = {}
+        self.learning: str | None = None  # MIDI learn: the parameter the next control gets
 
     # -- window geometry -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -366,10 +384,53 @@ class WindowRunner:
         except ImfitError as e:
             ignored(f"osc: {address} {_short(args)} ignored: {e}")
 
+    def on_midi(self, msg: Any) -> None:
+        """One MIDI message: learn mode binds its control; otherwise the map turns it into
+        the same control calls OSC makes (anything unusable is one log line)."""
+        from imfit.live.control import dispatch
+        from imfit.live.osc import ignored
+
+        target = self.target()
+        live = self.live
+        if self.learning is not None:
+            b = live.midi_map.learn(msg, self.learning)
+            if b is not None:
+                path = live.midi_map_path or free_path(self.out_dir, "imfit-midi", ".json")
+                live.midi_map.save(path)
+                live.midi_map_path = path
+                self.echo(f"midi learn: {b.kind} {b.number} (channel {b.channel + 1}) -> "
+                          f"{b.target}; saved {path}")
+                self.learning = None
+            return
+        if target is None:
+            return
+        for address, args in live.midi_map.translate(msg, target.params()):
+            try:
+                dispatch(address, args, target, self.commands())
+            except ImfitError as e:
+                ignored(f"midi: {address} {_short(args)} ignored: {e}")
+
+    def learn_next(self, stop: bool) -> None:
+        """`l`: learn the next parameter (cycling); `L`: leave learn mode."""
+        from imfit.live.midi import learnable
+
+        target = self.target()
+        if stop or target is None:
+            self.learning = None
+            self.echo("midi learn: off")
+            return
+        names = learnable(target.params())
+        i = names.index(self.learning) + 1 if self.learning in names else 0
+        self.learning = names[i % len(names)]
+        self.echo(f"midi learn: move a control for {self.learning} (l: next, L: stop)")
+
     def poll_controls(self) -> None:
         if self.live.osc_in is not None:
             for address, args in self.live.osc_in.poll():
                 self.on_osc(address, args)
+        if self.live.midi_in is not None:
+            for msg in self.live.midi_in.poll():
+                self.on_midi(msg)
 
     def send_state(self) -> None:
         """--osc-out: every live value that changed since the last frame."""
@@ -402,6 +463,8 @@ class WindowRunner:
             self.take_screenshot()
         elif name == "f9":
             self.set_recording(self.recorder is None)
+        elif name == "l":
+            self.learn_next(shift)
         elif self.scene.key(name, shift):
             pass
         elif name == "c":
@@ -445,6 +508,8 @@ class WindowRunner:
             self.take_screenshot()
         elif ev.kind == "wait":
             self.wait_for_packets(int(ev.args[0]))
+        elif ev.kind == "midi":
+            self.on_midi(midi_message(*ev.args))
 
     def on_render(self, t: float, width: int, height: int) -> None:
         """Draw one frame at time `t`, then capture it where a screenshot, the recording or
