@@ -362,13 +362,19 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="Read MIDI input PORT (a name, part of one, or its number).")
 @click.option("--midi-map", type=click.Path(path_type=Path), default=None,
               help="MIDI mapping JSON: read if it exists; learn mode (l) saves to it.")
+@click.option("--audio-in", is_flag=False, flag_value="default", default=None,
+              metavar="[DEVICE]", help="React to a live input (default device, or a name or "
+              "number from `python -m sounddevice`).")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio-in: PARAM=BAND:AMOUNT,... (as imfit animate --react).")
 @user_errors
 def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
          events: str, screenshot: Path | None, force: bool, preset: str | None,
          preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
          osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
          seed: int, list_params: bool, video: Path | None, camera: int | None,
-         live_fit: int | None, midi: str | None, midi_map: Path | None) -> None:
+         live_fit: int | None, midi: str | None, midi_map: Path | None,
+         audio_in: str | None, react: str) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
@@ -393,7 +399,8 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
     check_display()  # at once: the viewer's imports alone take seconds (torch)
     from viewer.live import open_live
 
-    live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map)
+    live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map,
+                     audio_in, react)
     try:
         if video is not None or camera is not None:
             from imfit.live.video import check_camera

@@ -64,6 +64,7 @@ T_VIEW = "tests/test_viewer.py"
 T_VIDEO = "tests/test_live_video.py"
 T_AUDIO = "tests/test_live_audio.py"
 T_MIDI = "tests/test_live_midi.py"
+T_AUDIO_IN = "tests/test_live_audio_in.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -557,4 +558,17 @@ MUTANTS: list[Mutant] = [
       "if False:",
       "--midi without a sequencer: ALSA's own lines and rtmidi's error, not the one line",
       T_MIDI),
+    # -- live audio in (imfit view --audio-in) ------------------------------------------------
+    M("live_react_wrong_band",
+      "modulate(p, base, r.amount,\n                                                                levels[r.signal])",
+      "modulate(p, base, r.amount,\n                                                                levels[\"high\"])",
+      "--audio-in --react gain=bass follows the highs instead", T_AUDIO_IN),
+    M("live_react_undo_drops_drift",
+      "target.set_param(name, base if p.log else base + (now - set_to))",
+      "target.set_param(name, base)",
+      "a reacted phase loses the drift the frame made (the picture stops drifting)", T_AUDIO_IN),
+    M("live_peak_never_decays",
+      "peak = max(v, self._peak.get(k, 0.0) * PEAK_DECAY)",
+      "peak = max(v, self._peak.get(k, 0.0))",
+      "one loud hit on --audio-in deafens the reaction for the rest of the show", T_AUDIO_IN),
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from imfit.errors import ImfitError
+from imfit.live.audio import Reaction, parse_react
 from imfit.live.midi import MidiIn, MidiMap
 from imfit.live.osc import OscIn, OscOut, parse_host_port
 from imfit.live.params import LiveParam, preset_params
@@ -27,17 +28,22 @@ class LiveInputs:
     midi_in: MidiIn | None = None
     midi_map: MidiMap = field(default_factory=MidiMap)
     midi_map_path: Path | None = None  # where learn mode saves (None: imfit-midi-NNN.json)
+    audio_in: Any = None  # imfit.live.audio_in.AudioIn (or anything with levels())
+    reactions: list[Reaction] = field(default_factory=list)
 
     def close(self) -> None:
         if self.osc_in is not None:
             self.osc_in.close()
         if self.midi_in is not None:
             self.midi_in.close()
+        if self.audio_in is not None and hasattr(self.audio_in, "close"):
+            self.audio_in.close()
 
 
 def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str | None = None,
               bpm: float | None = None, seed: int = 0, echo: Any = print,
-              midi: str | None = None, midi_map: Path | None = None) -> LiveInputs:
+              midi: str | None = None, midi_map: Path | None = None,
+              audio_in: str | None = None, react: str = "gain=bass:0.6") -> LiveInputs:
     """Bind the OSC port, open the MIDI port, read the MIDI map and check the rest now (before
     the window and the input file). A --midi-map that does not exist yet is where learn mode
     will save."""
@@ -45,6 +51,12 @@ def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str 
     live = LiveInputs(None, out, TapTempo(bpm), seed, midi_map_path=midi_map)
     if midi_map is not None and midi_map.exists():
         live.midi_map = MidiMap.load(midi_map)
+    if audio_in is not None:
+        from imfit.live.audio_in import AudioIn
+
+        live.reactions = parse_react(react)
+        live.audio_in = AudioIn(None if audio_in == "default" else audio_in)
+        echo(f"audio in: {live.audio_in.name!r} drives {react}")
     if midi is not None:
         live.midi_in = MidiIn(midi)
         echo(f"midi: reading {live.midi_in.name!r} ({len(live.midi_map.bindings)} bindings; "

@@ -424,6 +424,38 @@ class WindowRunner:
         self.learning = names[i % len(names)]
         self.echo(f"midi learn: move a control for {self.learning} (l: next, L: stop)")
 
+    def react(self) -> Callable[[], None]:
+        """--audio-in: set this frame's reacted values (the offline rule, `modulate`, around
+        the values the keys/OSC/MIDI set) and return what puts those back after the draw,
+        keeping what the draw itself moved (drift advancing the phase)."""
+        from imfit.live.audio import modulate
+
+        audio, target = self.live.audio_in, self.target()
+        if audio is None or not self.live.reactions or target is None:
+            return lambda: None
+        levels = audio.levels()
+        params = target.params()
+        done: list[tuple[str, Any, Any]] = []
+        for r in self.live.reactions:
+            p = params.get(r.param)
+            if p is None or p.kind == "str":
+                continue
+            base = target.value(r.param)
+            try:
+                done.append((r.param, base,
+                             target.set_param(r.param, modulate(p, base, r.amount,
+                                                                levels[r.signal]))))
+            except ImfitError:
+                pass  # refused (e.g. beyond a preset's stable step): this frame unreacted
+
+        def undo() -> None:
+            for name, base, set_to in reversed(done):
+                p = params[name]
+                now = target.value(name)
+                target.set_param(name, base if p.log else base + (now - set_to))
+
+        return undo
+
     def poll_controls(self) -> None:
         if self.live.osc_in is not None:
             for address, args in self.live.osc_in.poll():
@@ -518,7 +550,9 @@ class WindowRunner:
 
         self.ctx.screen.use()
         self.ctx.viewport = (0, 0, width, height)
+        undo = self.react()
         self.scene.draw(self.ctx, width, height, t)
+        undo()
         last_test_frame = self.test and self.frame == (self.frames or 0) - 1
         if self.want_shot or self.recorder is not None or last_test_frame:
             self.last_rgb = read_screen(self.ctx, width, height)

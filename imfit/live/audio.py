@@ -20,7 +20,7 @@ import numpy as np
 
 from imfit.errors import ImfitError
 from imfit.live.knobs import KNOBS, Edits, apply_edits
-from imfit.live.params import GABOR_PARAMS
+from imfit.live.params import GABOR_PARAMS, LiveParam
 from imfit.model.gaborset import GaborSet
 
 BANDS: dict[str, tuple[float, float]] = {
@@ -123,14 +123,19 @@ def parse_react(spec: str) -> list[Reaction]:
     return out
 
 
+def modulate(p: LiveParam, base: float, amount: float, s: float) -> Any:
+    """THE reaction rule (offline and live): a factor scales by (1 + amount * s), any other
+    number gets amount * s added; the table clamps."""
+    return p.coerce(base * (1 + amount * s) if p.log else base + amount * s)
+
+
 def knobs_at(reactions: list[Reaction], signals: dict[str, np.ndarray], i: int) -> Edits:
     """The knobs of frame i: factors scale by (1 + amount * signal), the rest add to it."""
     values = {k: getattr(Edits(), k) for k in KNOBS}
     for r in reactions:
         p = GABOR_PARAMS[r.param]
         s = float(signals[r.signal][i])
-        values[r.param] = p.coerce(values[r.param] * (1 + r.amount * s) if p.log
-                                   else values[r.param] + r.amount * s)
+        values[r.param] = modulate(p, values[r.param], r.amount, s)
     return replace(Edits(), **values)
 
 
