@@ -367,6 +367,10 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               "number from `python -m sounddevice`).")
 @click.option("--react", default="gain=bass:0.6", show_default=True,
               help="With --audio-in: PARAM=BAND:AMOUNT,... (as imfit animate --react).")
+@click.option("--fullscreen", is_flag=True,
+              help="Stage output: fullscreen at the monitor's resolution, no cursor (f11).")
+@click.option("--monitor", type=int, default=0, show_default=True,
+              help="The monitor --fullscreen (and f11) uses, numbered from 0.")
 @user_errors
 def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
          events: str, screenshot: Path | None, force: bool, preset: str | None,
@@ -374,7 +378,7 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
          osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
          seed: int, list_params: bool, video: Path | None, camera: int | None,
          live_fit: int | None, midi: str | None, midi_map: Path | None,
-         audio_in: str | None, react: str) -> None:
+         audio_in: str | None, react: str, fullscreen: bool, monitor: int) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
@@ -401,6 +405,7 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
 
     live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map,
                      audio_in, react)
+    live.stage = (fullscreen, monitor)
     try:
         if video is not None or camera is not None:
             from imfit.live.video import check_camera

@@ -65,6 +65,7 @@ T_VIDEO = "tests/test_live_video.py"
 T_AUDIO = "tests/test_live_audio.py"
 T_MIDI = "tests/test_live_midi.py"
 T_AUDIO_IN = "tests/test_live_audio_in.py"
+T_STAGE = "tests/test_live_stage.py"
 T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
@@ -571,4 +572,17 @@ MUTANTS: list[Mutant] = [
       "peak = max(v, self._peak.get(k, 0.0) * PEAK_DECAY)",
       "peak = max(v, self._peak.get(k, 0.0))",
       "one loud hit on --audio-in deafens the reaction for the rest of the show", T_AUDIO_IN),
+    # -- stage output (imfit view --fullscreen, --monitor, f11) ---------------------------------
+    M("fullscreen_cursor_shown",
+      "glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_HIDDEN)",
+      "glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_NORMAL)",
+      "the mouse cursor sits on the stage output", T_STAGE),
+    M("f11_stays_fullscreen",
+      "            glfw.set_window_monitor(self.win, None, x, y, w, h, 0)\n",
+      "",
+      "f11 says windowed but the output stays fullscreen", T_STAGE),
+    M("monitor_index_unchecked",
+      "if not 0 <= monitor < len(monitors):",
+      "if not 0 <= monitor <= len(monitors):",
+      "--monitor N one past the last: a traceback instead of the one line", T_STAGE),
 ]

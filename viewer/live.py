@@ -30,6 +30,7 @@ class LiveInputs:
     midi_map_path: Path | None = None  # where learn mode saves (None: imfit-midi-NNN.json)
     audio_in: Any = None  # imfit.live.audio_in.AudioIn (or anything with levels())
     reactions: list[Reaction] = field(default_factory=list)
+    stage: tuple[bool, int] = (False, 0)  # --fullscreen, --monitor
 
     def close(self) -> None:
         if self.osc_in is not None:

@@ -36,6 +36,7 @@ RUNNER_KEYS: list[tuple[str, str]] = [
     ("h", "print this key map"),
     ("f12 or c", "screenshot to imfit-shot-NNN.png"),
     ("f9 or v", "start / stop recording imfit-rec-NNN.mp4"),
+    ("f11", "fullscreen on / off (stage output: no cursor, nothing but the picture)"),
     ("l / L", "MIDI learn: pick the next parameter, move a control to bind it / stop"),
     ("esc or q", "quit"),
 ]
@@ -175,9 +176,22 @@ def key_names() -> frozenset[str]:
         return frozenset()
 
 
-def open_window(width: int, height: int, title: str, visible: bool = True) -> tuple[Any, Any]:
+def pick_monitor(monitor: int) -> Any:
+    """glfw's monitor number `monitor` (0 = the primary), or one ImfitError line."""
+    import glfw
+
+    monitors = glfw.get_monitors() or []
+    if not 0 <= monitor < len(monitors):
+        raise ImfitError(f"no monitor {monitor}: there {'is' if len(monitors) == 1 else 'are'} "
+                         f"{len(monitors)} (numbered from 0)")
+    return monitors[monitor]
+
+
+def open_window(width: int, height: int, title: str, visible: bool = True,
+                monitor: int | None = None) -> tuple[Any, Any]:
     """A glfw window with a GL 3.3 core context and its moderngl context, or one ImfitError
-    line saying what is missing (no display, no glfw, no GL)."""
+    line saying what is missing (no display, no glfw, no GL, no such monitor). With `monitor`
+    the window is checked to have that monitor (it goes fullscreen once open)."""
     check_display()
     try:
         import glfw
@@ -193,6 +207,8 @@ def open_window(width: int, height: int, title: str, visible: bool = True) -> tu
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.VISIBLE, visible)
+        if monitor is not None:
+            pick_monitor(monitor)
         win = glfw.create_window(width, height, title, None, None)
         if not win:
             raise ImfitError(f"could not open a window; {NO_WINDOW_HINT}")
@@ -249,8 +265,11 @@ class WindowRunner:
                  screenshot: Path | None = None, out_dir: Path = Path("."),
                  should_close: Callable[[], bool] | None = None,
                  on_open: Callable[[], None] | None = None,
-                 echo: Callable[[str], None] = print, live: LiveInputs | None = None) -> None:
+                 echo: Callable[[str], None] = print, live: LiveInputs | None = None,
+                 fullscreen: bool = False, monitor: int = 0) -> None:
         self.scene = scene
+        self.start_fullscreen, self.monitor = fullscreen, monitor
+        self.windowed: tuple[int, int, int, int] | None = None  # x, y, w, h before fullscreen
         self.home = scene  # the scene `/imfit/preset none` returns to
         self.live = live or LiveInputs()
         self.rng = random.Random(self.live.seed)
@@ -298,6 +317,42 @@ class WindowRunner:
         rows = RUNNER_KEYS + self.scene.help()
         width_k = max(len(k) for k, _ in rows)
         self.echo("keys:\n" + "\n".join(f"  {k:<{width_k}}  {v}" for k, v in rows))
+
+    def set_fullscreen(self, on: bool) -> None:
+        """Stage output on `--monitor` at its own resolution, cursor hidden (the picture is all
+        there is: the viewer draws no overlays; help and state go to the console and the title,
+        which fullscreen has none of), or back to the window it was."""
+        import glfw
+
+        if on and self.windowed is None:
+            mon = pick_monitor(self.monitor)
+            mode = glfw.get_video_mode(mon)
+            x, y = glfw.get_window_pos(self.win)
+            self.windowed = (x, y, *glfw.get_window_size(self.win))
+            glfw.set_window_monitor(self.win, mon, 0, 0, mode.size.width, mode.size.height,
+                                    mode.refresh_rate)
+            glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_HIDDEN)
+            self._wait_size((mode.size.width, mode.size.height))
+            hidden = glfw.get_input_mode(self.win, glfw.CURSOR) == glfw.CURSOR_HIDDEN
+            name = glfw.get_monitor_name(mon)
+            name = name.decode(errors="replace") if isinstance(name, bytes) else name
+            self.echo(f"fullscreen on monitor {self.monitor} ({name}, "
+                      f"{mode.size.width}x{mode.size.height}), cursor "
+                      f"{'hidden' if hidden else 'SHOWN'} (f11: back)")
+        elif not on and self.windowed is not None:
+            x, y, w, h = self.windowed
+            self.windowed = None
+            glfw.set_window_monitor(self.win, None, x, y, w, h, 0)
+            glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_NORMAL)
+            self._wait_size((w, h))
+            self.echo(f"windowed {w}x{h}")
+
+    def _wait_size(self, want: tuple[int, int]) -> None:
+        import glfw
+
+        deadline = time.monotonic() + 2.0  # the window manager resizes asynchronously
+        while glfw.get_window_size(self.win) != want and time.monotonic() < deadline:
+            glfw.wait_events_timeout(0.02)
 
     def take_screenshot(self) -> None:
         """Save the next frame drawn to a new imfit-shot-NNN.png."""
@@ -495,6 +550,8 @@ class WindowRunner:
             self.take_screenshot()
         elif name == "f9":
             self.set_recording(self.recorder is None)
+        elif name == "f11":
+            self.set_fullscreen(self.windowed is None)
         elif name == "l":
             self.learn_next(shift)
         elif self.scene.key(name, shift):
@@ -533,9 +590,7 @@ class WindowRunner:
         elif ev.kind == "resize":
             want = (int(float(ev.args[0])), int(float(ev.args[1])))
             glfw.set_window_size(self.win, *want)
-            deadline = time.monotonic() + 2.0  # the window manager resizes asynchronously
-            while glfw.get_window_size(self.win) != want and time.monotonic() < deadline:
-                glfw.wait_events_timeout(0.02)
+            self._wait_size(want)
         elif ev.kind == "shot":
             self.take_screenshot()
         elif ev.kind == "wait":
@@ -581,8 +636,11 @@ class WindowRunner:
     def _open(self) -> None:
         import glfw
 
-        self.win, self.ctx = open_window(self.width, self.height, self.title)
+        self.win, self.ctx = open_window(self.width, self.height, self.title,
+                                         monitor=self.monitor if self.start_fullscreen else None)
         self._names = _key_names()
+        if self.start_fullscreen:
+            self.set_fullscreen(True)
         glfw.swap_interval(0 if self.test else 1)
 
         def key_cb(_w: Any, key: int, _sc: int, action: int, mods: int) -> None:
@@ -656,8 +714,10 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
                on_open: Callable[[], None] | None = None,
                echo: Callable[[str], None] = print,
                live: LiveInputs | None = None) -> WindowRunner:
-    """Open a window and drive `scene` until the user quits (see `WindowRunner`)."""
+    """Open a window and drive `scene` until the user quits (see `WindowRunner`); the stage
+    settings (--fullscreen, --monitor) come with `live`."""
+    stage = live.stage if live is not None else (False, 0)
     runner = WindowRunner(scene, width, height, title, frames, events, screenshot, out_dir,
-                          should_close, on_open, echo, live)
+                          should_close, on_open, echo, live, *stage)
     runner.run()
     return runner
