@@ -561,8 +561,8 @@ MUTANTS: list[Mutant] = [
       T_MIDI),
     # -- live audio in (imfit view --audio-in) ------------------------------------------------
     M("live_react_wrong_band",
-      "modulate(p, base, r.amount,\n                                                                levels[r.signal])",
-      "modulate(p, base, r.amount,\n                                                                levels[\"high\"])",
+      "level = levels[r.signal]",
+      "level = levels[\"high\"]",
       "--audio-in --react gain=bass follows the highs instead", T_AUDIO_IN),
     M("live_react_undo_drops_drift",
       "target.set_param(name, base if p.log else base + (now - set_to))",

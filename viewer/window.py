@@ -496,10 +496,10 @@ class WindowRunner:
             if p is None or p.kind == "str":
                 continue
             base = target.value(r.param)
+            level = levels[r.signal]
             try:
                 done.append((r.param, base,
-                             target.set_param(r.param, modulate(p, base, r.amount,
-                                                                levels[r.signal]))))
+                             target.set_param(r.param, modulate(p, base, r.amount, level))))
             except ImfitError:
                 pass  # refused (e.g. beyond a preset's stable step): this frame unreacted
 
