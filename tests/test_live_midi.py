@@ -168,3 +168,11 @@ def test_midi_and_learn_drive_the_window(xvfb_display, gl_ctx, fit_file, tmp_pat
     untouched = imfit.render(gs, 96, 72, backend="gl")
     assert np.abs(got - np.clip(untouched, 0, 1)).max() > 0.2
     assert math.isfinite(got.sum())
+
+
+def test_midi_test_events_are_checked(fit_file, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":4242")
+    for ev in ("1 midi cc 0 200 1", "1 midi cc 16 1 1", "1 midi pb 0 1 1", "1 midi cc 0 1"):
+        r = CliRunner().invoke(cli.main, ["view", str(fit_file), "--test-frames", "2",
+                                          "--events", ev])
+        assert r.exit_code == 2 and r.output.count("\n") == 1 and ev in r.output, r.output
