@@ -176,3 +176,11 @@ def test_midi_test_events_are_checked(fit_file, monkeypatch):
         r = CliRunner().invoke(cli.main, ["view", str(fit_file), "--test-frames", "2",
                                           "--events", ev])
         assert r.exit_code == 2 and r.output.count("\n") == 1 and ev in r.output, r.output
+
+
+def test_a_map_that_learn_mode_could_not_save_is_refused_first(fit_file, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":4242")
+    where = tmp_path / "no-such-folder" / "m.json"
+    r = CliRunner().invoke(cli.main, ["view", str(fit_file), "--midi-map", str(where)])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "does not exist" in r.output

@@ -52,6 +52,8 @@ def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str 
     live = LiveInputs(None, out, TapTempo(bpm), seed, midi_map_path=midi_map)
     if midi_map is not None and midi_map.exists():
         live.midi_map = MidiMap.load(midi_map)
+    elif midi_map is not None and not midi_map.parent.is_dir():  # learn mode could not save
+        raise ImfitError(f"--midi-map {midi_map}: folder {midi_map.parent} does not exist")
     if audio_in is not None:
         from imfit.live.audio_in import AudioIn
 

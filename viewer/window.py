@@ -451,10 +451,14 @@ class WindowRunner:
             b = live.midi_map.learn(msg, self.learning)
             if b is not None:
                 path = live.midi_map_path or free_path(self.out_dir, "imfit-midi", ".json")
-                live.midi_map.save(path)
-                live.midi_map_path = path
+                try:
+                    live.midi_map.save(path)
+                    saved = f"saved {path}"
+                    live.midi_map_path = path
+                except (ImfitError, OSError) as e:  # a full disk must not stop the show
+                    saved = f"NOT saved ({e})"
                 self.echo(f"midi learn: {b.kind} {b.number} (channel {b.channel + 1}) -> "
-                          f"{b.target}; saved {path}")
+                          f"{b.target}; {saved}")
                 self.learning = None
             return
         if target is None:
