@@ -235,11 +235,15 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 @click.option("--animate", default=None,
               help="Drift rates in turns per second, e.g. phase=0.5,theta=0.1,rotate=0.05.")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: str,
            backend: str, strategy: str, frames: int | None, animate: str | None, fps: float,
-           force: bool) -> None:
+           audio: Path | None, react: str, force: bool) -> None:
     """Render a fit (any format imfit import reads) to an image or animation at any size/view.
 
     FIT may also be a folder of fits (the output of fit --mode video): -o clip.mp4 renders
@@ -249,7 +253,7 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
 
     click.echo(render_file(fit_path, output, parse_size(size), center=center, zoom=zoom,
                            backend=backend, strategy=strategy, frames=frames, drift=animate,
-                           fps=fps, force=force, note=note))
+                           fps=fps, audio=audio, react=react, force=force, note=note))
 
 
 # -- view --------------------------------------------------------------------------------------
@@ -271,8 +275,9 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
               help="Run a diffusion preset live on FIT (or on any image) instead.")
 @click.option("--preset-size", type=int, default=512, show_default=True,
               help="With --preset: longer side of the diffused image.")
-@click.option("--steps-per-frame", type=int, default=1, show_default=True,
-              help="With --preset: diffusion steps per drawn frame ([ and ] change it).")
+@click.option("--steps-per-frame", type=int, default=None,
+              help="With --preset: diffusion steps per drawn frame ([ and ] change it) "
+              "[default: 1]; with --live-fit: fit steps per drawn frame [default: 4].")
 @click.option("--source", type=click.Path(path_type=Path), default=None,
               help="With --preset poisson: the picture pasted into FIT/IMAGE.")
 @click.option("--mask", type=click.Path(path_type=Path), default=None,
@@ -288,35 +293,77 @@ def render(fit_path: Path, output: Path, size: str | None, zoom: float, center: 
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of /imfit/randomize.")
 @click.option("--list-params", is_flag=True,
               help="List every live parameter and OSC address (range, unit, type), then exit.")
+@click.option("--video", type=click.Path(path_type=Path), default=None,
+              help="Live frames from this clip (loops): with --preset or --live-fit.")
+@click.option("--camera", type=int, default=None, metavar="N",
+              help="Live frames from camera N (/dev/videoN): with --preset or --live-fit.")
+@click.option("--live-fit", type=int, default=None, metavar="N",
+              help="With --video/--camera: fit the frames live as N wavelets (128 is live).")
+@click.option("--midi", default=None, metavar="PORT",
+              help="Read MIDI input PORT (a name, part of one, or its number).")
+@click.option("--midi-map", type=click.Path(path_type=Path), default=None,
+              help="MIDI mapping JSON: read if it exists; learn mode (l) saves to it.")
+@click.option("--audio-in", is_flag=False, flag_value="default", default=None,
+              metavar="[DEVICE]", help="React to a live input (default device, or a name or "
+              "number from `python -m sounddevice`).")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio-in: PARAM=BAND:AMOUNT,... (as imfit animate --react).")
+@click.option("--fullscreen", is_flag=True,
+              help="Stage output: fullscreen at the monitor's resolution, no cursor (f11).")
+@click.option("--monitor", type=int, default=0, show_default=True,
+              help="The monitor --fullscreen (and f11) uses, numbered from 0.")
 @user_errors
 def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: int | None,
          events: str, screenshot: Path | None, force: bool, preset: str | None,
          preset_size: int, steps_per_frame: int, source: Path | None, mask: Path | None,
          osc_port: int | None, osc_host: str, osc_out: str | None, bpm: float | None,
-         seed: int, list_params: bool) -> None:
+         seed: int, list_params: bool, video: Path | None, camera: int | None,
+         live_fit: int | None, midi: str | None, midi_map: Path | None,
+         audio_in: str | None, react: str, fullscreen: bool, monitor: int) -> None:
     """Open the live viewer on a .gabor.json (reloads when the file changes; h lists keys).
 
     With --preset NAME, run that diffusion preset live on the fit or on an image instead.
     With --osc PORT, every live parameter is also an OSC address (see --list-params).
+    With --video CLIP or --camera N, the preset (or --live-fit N) runs on the live frames.
     """
     if list_params:
         from imfit.live.params import list_params as params_text
 
         click.echo(params_text())
         return
-    if fit_path is None:
-        raise click.UsageError("give FIT (or --list-params)")
+    if fit_path is None and video is None and camera is None:
+        raise click.UsageError("give FIT (or --video, --camera, --list-params)")
+    from imfit.errors import ImfitError
+
+    if fit_path is not None and (video is not None or camera is not None):
+        raise ImfitError("give FIT or --video/--camera, not both")
+    if video is not None and camera is not None:
+        raise ImfitError("give --video FILE or --camera N, not both")
     from viewer.window import check_display
 
     check_display()  # at once: the viewer's imports alone take seconds (torch)
     from viewer.live import open_live
 
-    live = open_live(osc_port, osc_host, osc_out, bpm, seed, echo=click.echo)
+    live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map,
+                     audio_in, react)
+    live.stage = (fullscreen, monitor)
     try:
+        if video is not None or camera is not None:
+            from imfit.live.video import check_camera
+
+            if camera is not None:
+                check_camera(camera)  # at once: before the viewer's imports
+            from viewer.app import view_video
+
+            view_video(video, camera, preset, live_fit, preset_size if preset else 128,
+                       steps_per_frame or (4 if live_fit else 1), parse_size(size),
+                       test_frames, events, screenshot, force, seed, click.echo, live)
+            return
+        assert fit_path is not None
         if preset is not None:
             from viewer.app import view_preset
 
-            view_preset(fit_path, preset, preset_size, steps_per_frame, parse_size(size),
+            view_preset(fit_path, preset, preset_size, steps_per_frame or 1, parse_size(size),
                         test_frames, events, screenshot, force, source, mask, echo=click.echo,
                         live=live)
             return
@@ -368,15 +415,21 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
 @click.option("--ease", type=click.Choice(["smooth", "linear"]), default="smooth",
               show_default=True, help="Timing curve.")
 @click.option("--bounce", is_flag=True, help="Go A -> B -> A (a loop).")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="A WAV track: frames react to it (--react) and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def morph_cmd(a_path: Path, b_path: Path, output: Path, frames: int, fps: float,
-              size: str | None, ease: str, bounce: bool, force: bool) -> None:
+              size: str | None, ease: str, bounce: bool, audio: Path | None, react: str,
+              force: bool) -> None:
     """Morph fit A into fit B, matching similar wavelets (position, size, colour)."""
     from imfit.jobs import morph_files
 
     click.echo(morph_files(a_path, b_path, output, frames, fps, size=parse_size(size),
-                           ease=ease, bounce=bounce, force=force, note=note))
+                           ease=ease, bounce=bounce, audio=audio, react=react, force=force,
+                           note=note))
 
 
 @main.command("animate")
@@ -515,17 +568,23 @@ def presets() -> None:
               show_default=True, help="Diffusion engine: torch (CPU/GPU) or GLSL (headless GL).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="out.mp4, out.gif or a folder for numbered PNGs.")
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="With a fit as INPUT, a WAV track: the fit's frames react to it (--react) "
+              "and it is muxed into the MP4.")
+@click.option("--react", default="gain=bass:0.6", show_default=True,
+              help="With --audio: PARAM=BAND:AMOUNT,... (see imfit animate --help).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | None,
             sets: tuple[str, ...], size: int | None, fps: float, backend: str, output: Path,
-            force: bool) -> None:
+            audio: Path | None, react: str, force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
     from imfit.jobs import diffuse_file
 
     click.echo(diffuse_file(input_path, output, preset_name, steps=steps, every=every,
-                            sets=sets, size=size, fps=fps, backend=backend, force=force,
+                            sets=sets, size=size, fps=fps, backend=backend, audio=audio,
+                            react=react, force=force,
                             echo=click.echo, note=note))
 
 

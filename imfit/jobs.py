@@ -84,15 +84,24 @@ def render_file(fit_path: PathLike, output: PathLike, size: Size | None = None, 
                 center: tuple[float, float] | str = (0.0, 0.0), zoom: float = 1.0,
                 backend: str = "auto", strategy: str = "billboard", frames: int | None = None,
                 drift: str | None = None, fps: float = 30.0, force: bool = False,
+                audio: PathLike | None = None, react: str = "gain=bass:0.6",
                 note: Echo | None = None) -> Written:
     """Render a fit (any format `imfit import` reads) to a picture, or with `frames` to a clip
     of its `drift` ("phase=0.5,theta=0.1", turns per second). A folder of fits (fit --mode
     video) renders one frame per fit, in frame order. `size` defaults to the fitted one;
-    `center` ("X,Y" or two numbers) is in plane units; `note` hears of a fallback to torch."""
+    `center` ("X,Y" or two numbers) is in plane units; `note` hears of a fallback to torch.
+    With `audio` (a WAV) the clip is as long as the track (or `frames`), its frames react to it
+    (`react`, as `animate_file`) and the track is muxed into the MP4."""
     center = validate.point(center, "--center")
     _zoom(zoom)
-    if drift is not None and frames is None:
+    if drift is not None and frames is None and audio is None:
         raise ImfitError("--animate needs --frames N")
+    plan = None
+    if audio is not None:  # an animation as long as the track (or --frames)
+        from imfit.live.audio import plan_audio
+
+        plan = plan_audio(audio, react, fps, frames, Path(output))
+        frames = plan.frames
     if frames is not None:
         validate.frame_count(frames, "--frames")
         validate.fps(fps, "--fps")
@@ -106,7 +115,7 @@ def render_file(fit_path: PathLike, output: PathLike, size: Size | None = None, 
     rates = parse_drift(drift or "")
     if Path(fit_path).is_dir():  # a folder of fits (fit --mode video): one frame per fit
         if frames is not None or drift is not None:
-            raise ImfitError("a folder of fits renders one frame per fit; drop --frames")
+            raise ImfitError("a folder of fits renders one frame per fit; drop --frames/--audio")
         paths = list_fits(fit_path)
         check_output(output, force, fps)
         first = read(paths[0])
@@ -128,6 +137,13 @@ def render_file(fit_path: PathLike, output: PathLike, size: Size | None = None, 
     if frames is None:
         save_png(render(gs, w, h, center=center, zoom=zoom), output, overwrite=force)
         return Written(output, f"{w}x{h}, {len(gs)} wavelets")
+    if plan is not None:
+        from imfit.live.audio import render_with_audio
+
+        n = render_with_audio(drift_frames(gs, frames, fps, rates), plan,
+                              lambda s: render(s, w, h, center=center, zoom=zoom), output, fps,
+                              force)
+        return Written(output, f"{n} frames, {w}x{h}, with {plan.path.name}; react {react}")
     n = write_animation(drift_frames(gs, frames, fps, rates), render, output, (w, h), fps, force,
                         center=center, zoom=zoom)
     return Written(output, f"{n} frames, {w}x{h}, {len(gs)} wavelets")
@@ -196,9 +212,12 @@ def animate_file(fit_path: PathLike, output: PathLike, frames: int | None = None
 
 def morph_files(a_path: PathLike, b_path: PathLike, output: PathLike, frames: int = 60,
                 fps: float = 30.0, *, size: Size | None = None, ease: str = "smooth",
-                bounce: bool = False, force: bool = False, note: Echo | None = None) -> Written:
+                bounce: bool = False, audio: PathLike | None = None,
+                react: str = "gain=bass:0.6", force: bool = False,
+                note: Echo | None = None) -> Written:
     """Morph fit A into fit B as a clip: `frames` frames, A first and B last (with `bounce`,
-    back to A: 2 * frames - 2 in all); similar wavelets are matched one to one."""
+    back to A: 2 * frames - 2 in all); similar wavelets are matched one to one. With `audio`
+    the frames react to the track (`react`) and it is muxed into the MP4."""
     validate.frame_count(frames, "--frames", lo=2)
     validate.fps(fps, "--fps")
     _exists(a_path, b_path)
@@ -207,11 +226,23 @@ def morph_files(a_path: PathLike, b_path: PathLike, output: PathLike, frames: in
     from imfit.formats.video import check_output
 
     check_output(Path(output), force, fps)
+    count = 2 * frames - 2 if bounce else frames
+    plan = None
+    if audio is not None:
+        from imfit.live.audio import plan_audio
+
+        plan = plan_audio(audio, react, fps, count, Path(output))
     a, b = read(a_path), read(b_path)
     w, h = size or (a.width, a.height)
-    count = 2 * frames - 2 if bounce else frames
     validate.frames_output(Path(output), count, w, h)
     sets = morph_sets(a, b, frames, ease, bounce=bounce)
+    if plan is not None:
+        from imfit.live.audio import render_with_audio
+
+        render = _renderer("auto", note=note)
+        n = render_with_audio(sets, plan, lambda s: render(s, w, h), output, fps, force)
+        return Written(Path(output), f"{n} frames, {len(a)} -> {len(b)} wavelets, with "
+                                     f"{plan.path.name}; react {react}")
     n = write_animation(sets, _renderer("auto", note=note), output, (w, h), fps, force)
     return Written(Path(output), f"{n} frames at {fps:g} fps, {len(a)} -> {len(b)} wavelets")
 
@@ -328,13 +359,15 @@ def parse_overrides(sets: Sequence[str]) -> dict[str, Any]:
 def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-malik", *,
                  steps: int | None = None, every: int | None = None, sets: Sequence[str] = (),
                  size: int | None = None, fps: float = 30.0, backend: str = "torch",
+                 audio: PathLike | None = None, react: str = "gain=bass:0.6",
                  force: bool = False, echo: Echo | None = None,
                  note: Echo | None = None) -> Written:
     """Run a diffusion preset on a picture, a fit (rendered first), a folder of frames or a
     video, and write the frames (.mp4, .gif or a folder). One picture gives itself, then one
     frame every `every` steps up to `steps`; a video one frame per frame. `backend` "torch",
     "gl" (GLSL, headless) or "auto". `echo` hears what the input was read as; a progress bar
-    (tqdm) shows the steps."""
+    (tqdm) shows the steps. With `audio` (INPUT must be a fit) the fit's frames react to the
+    track (`react`) and are diffused like a video; the track is muxed into the MP4."""
     if size is not None:
         validate.whole(size, "--size", 4, validate.MAX_SIDE)
     for name, v in (("--steps", steps), ("--every", every)):
@@ -350,11 +383,25 @@ def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-m
 
     p = preset_with_overrides(preset, sets)
     check_output(Path(output), force, fps)
+    plan = None
+    if audio is not None:  # the fit, reacting per frame, diffused like a video
+        from imfit.live.audio import plan_audio
+
+        if not Path(input_path).name.lower().endswith((".gabor.json", ".json", ".txt")):
+            raise ImfitError(f"{input_path}: --audio reacts a fit's knobs, so INPUT must be a "
+                             "fit (.gabor.json)")
+        plan = plan_audio(audio, react, fps, None, Path(output))
 
     def render(gs: GaborSet, w: int, h: int) -> Any:  # GL only when a fit is the input
         return _renderer("auto", note=note)(gs, w, h)
 
     frames, notes = read_diffusion_input(input_path, size, render)
+    if plan is not None:
+        from imfit.formats.readers import read
+        from imfit.live.audio import reacting_fit_frames
+
+        h0, w0 = frames[0].shape[:2]
+        frames = reacting_fit_frames(read(input_path), plan, lambda s: render(s, w0, h0))
     n_steps = p.steps if steps is None else steps
     n_every = p.every if every is None else every
     # one picture: itself, then one frame per `every` steps; a video: one frame per frame
@@ -368,8 +415,13 @@ def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-m
         if echo is not None:
             echo(f"note: {line}")
     with tqdm(total=n_steps * len(frames), desc=p.name, unit="step", dynamic_ncols=True) as bar:
-        n = write_frames(diffuse_frames(p, frames, n_steps, n_every, engine, bar.update),
-                         output, fps=fps, force=force)
+        out = diffuse_frames(p, frames, n_steps, n_every, engine, bar.update)
+        if plan is not None:
+            from imfit.live.audio import write_with_audio
+
+            n = write_with_audio(out, plan, output, fps, force)
+        else:
+            n = write_frames(out, output, fps=fps, force=force)
     return Written(Path(output), f"{n} frames, {w}x{h}, preset {p.name}")
 
 

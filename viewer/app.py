@@ -217,3 +217,56 @@ def view_preset(path: Path, preset: str, size: int | None = 512, steps_per_frame
     run_window(scene, ww, wh, title=f"imfit {p.name} {path.name}", frames=frames, events=evs,
                screenshot=screenshot, echo=echo, live=live)
     return scene
+
+
+def view_video(video: Path | None, camera: int | None, preset: str | None = None,
+               live_fit: int | None = None, size: int = 256, steps_per_frame: int = 1,
+               window: tuple[int, int] | None = None, frames: int | None = None,
+               events: str = "", screenshot: Path | None = None, force: bool = False,
+               seed: int = 0, echo: Callable[[str], None] = print,
+               live: LiveInputs | None = None) -> object:
+    """`imfit view --video CLIP | --camera N` with `--preset NAME` (the preset runs on the live
+    frames) or `--live-fit N` (the frames fitted live as N wavelets). Frames are resized to the
+    longer side `size`; everything is checked, and the source opened, before the window."""
+    from imfit.live.video import open_source
+
+    evs = parse_events(events)
+    if frames is not None and frames < 1:
+        raise ImfitError(f"--test-frames must be at least 1, got {frames}")
+    if steps_per_frame < 1:
+        raise ImfitError(f"--steps-per-frame must be at least 1, got {steps_per_frame}")
+    if (preset is None) == (live_fit is None):
+        raise ImfitError("with --video/--camera give --preset NAME or --live-fit N (one)")
+    if not 8 <= size <= 4096:
+        raise ImfitError(f"--preset-size must be 8..4096 for video, got {size}")
+    _check_screenshot(screenshot, force)
+    check_display()
+    if preset is not None:
+        from imfit.diffusion.engine import load_preset
+
+        p = load_preset(preset)
+        if p.scheme == "poisson":
+            raise ImfitError("the poisson preset needs a still source and mask, not a video")
+    elif not 1 <= int(live_fit or 0) <= 100_000:
+        raise ImfitError(f"--live-fit takes a wavelet count from 1 to 100000, got {live_fit}")
+    source = open_source(video, camera, size)  # a camera is opened before torch loads
+    name = video.name if video is not None else f"camera {camera}"
+    try:
+        from viewer.video_scene import LiveFitScene, VideoPresetScene
+
+        if preset is not None:
+            scene: object = VideoPresetScene(p, source, steps_per_frame)
+            title = f"imfit {p.name} {name}"
+        else:
+            from imfit.fitting.live import LiveFit
+
+            scene = LiveFitScene(source, LiveFit(int(live_fit or 0), seed=seed),
+                                 steps_per_frame)
+            title = f"imfit live fit {live_fit} {name}"
+        h, w = source.current.shape[:2]
+        ww, wh = window or window_size(w, h)
+        run_window(scene, ww, wh, title=title, frames=frames, events=evs,  # type: ignore[arg-type]
+                   screenshot=screenshot, echo=echo, live=live)
+    finally:
+        source.close()
+    return scene

@@ -6,9 +6,12 @@ diffusion scene the same live-parameter face as the Gabor scene.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from imfit.errors import ImfitError
+from imfit.live.audio import Reaction, parse_react
+from imfit.live.midi import MidiIn, MidiMap
 from imfit.live.osc import OscIn, OscOut, parse_host_port
 from imfit.live.params import LiveParam, preset_params
 from imfit.live.tempo import TapTempo
@@ -22,18 +25,45 @@ class LiveInputs:
     osc_out: OscOut | None = None
     tempo: TapTempo = field(default_factory=TapTempo)
     seed: int = 0
+    midi_in: MidiIn | None = None
+    midi_map: MidiMap = field(default_factory=MidiMap)
+    midi_map_path: Path | None = None  # where learn mode saves (None: imfit-midi-NNN.json)
+    audio_in: Any = None  # imfit.live.audio_in.AudioIn (or anything with levels())
+    reactions: list[Reaction] = field(default_factory=list)
+    stage: tuple[bool, int] = (False, 0)  # --fullscreen, --monitor
 
     def close(self) -> None:
         if self.osc_in is not None:
             self.osc_in.close()
+        if self.midi_in is not None:
+            self.midi_in.close()
+        if self.audio_in is not None and hasattr(self.audio_in, "close"):
+            self.audio_in.close()
 
 
 def open_live(osc: int | None = None, osc_host: str = "127.0.0.1", osc_out: str | None = None,
-              bpm: float | None = None, seed: int = 0,
-              echo: Any = print) -> LiveInputs:
-    """Bind the OSC port and check the rest now (before the window and the input file)."""
+              bpm: float | None = None, seed: int = 0, echo: Any = print,
+              midi: str | None = None, midi_map: Path | None = None,
+              audio_in: str | None = None, react: str = "gain=bass:0.6") -> LiveInputs:
+    """Bind the OSC port, open the MIDI port, read the MIDI map and check the rest now (before
+    the window and the input file). A --midi-map that does not exist yet is where learn mode
+    will save."""
     out = OscOut(*parse_host_port(osc_out)) if osc_out else None
-    live = LiveInputs(None, out, TapTempo(bpm), seed)
+    live = LiveInputs(None, out, TapTempo(bpm), seed, midi_map_path=midi_map)
+    if midi_map is not None and midi_map.exists():
+        live.midi_map = MidiMap.load(midi_map)
+    elif midi_map is not None and not midi_map.parent.is_dir():  # learn mode could not save
+        raise ImfitError(f"--midi-map {midi_map}: folder {midi_map.parent} does not exist")
+    if audio_in is not None:
+        from imfit.live.audio_in import AudioIn
+
+        live.reactions = parse_react(react)
+        live.audio_in = AudioIn(None if audio_in == "default" else audio_in)
+        echo(f"audio in: {live.audio_in.name!r} drives {react}")
+    if midi is not None:
+        live.midi_in = MidiIn(midi)
+        echo(f"midi: reading {live.midi_in.name!r} ({len(live.midi_map.bindings)} bindings; "
+             "l learns, see docs/live.md)")
     if osc is not None:
         live.osc_in = OscIn(osc, osc_host)
         where = "open to the network" if osc_host not in ("127.0.0.1", "localhost") else \

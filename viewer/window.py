@@ -36,6 +36,8 @@ RUNNER_KEYS: list[tuple[str, str]] = [
     ("h", "print this key map"),
     ("f12 or c", "screenshot to imfit-shot-NNN.png"),
     ("f9 or v", "start / stop recording imfit-rec-NNN.mp4"),
+    ("f11", "fullscreen on / off (stage output: no cursor, nothing but the picture)"),
+    ("l / L", "MIDI learn: pick the next parameter, move a control to bind it / stop"),
     ("esc or q", "quit"),
 ]
 TEST_FPS = 30.0  # test mode advances t by 1/30 s per frame, so scripted runs repeat exactly
@@ -56,24 +58,28 @@ def parse_events(script: str) -> list[Event]:
 
     Events run before the frame of their number is drawn (frames count from 0). `shot` saves
     a screenshot of that frame like f12. `wait N` holds that frame until N control packets
-    (OSC) have arrived in all, so a test can send messages at a known frame.
+    (OSC) have arrived in all, so a test can send messages at a known frame. `midi cc|note
+    CHANNEL NUMBER VALUE` hands the window a MIDI message as a port would (the runner's
+    `on_midi`), for machines without a MIDI sequencer.
     """
-    arity = {"key": 1, "drag": 2, "scroll": 3, "resize": 2, "shot": 0, "wait": 1}
+    arity = {"key": 1, "drag": 2, "scroll": 3, "resize": 2, "shot": 0, "wait": 1, "midi": 4}
     out = []
     for part in filter(None, (p.strip() for p in script.split(";"))):
         words = part.split()
         if len(words) < 2 or words[1] not in arity or len(words) != 2 + arity[words[1]]:
             raise ImfitError(f"event {part!r}: use FRAME key NAME | FRAME drag DX DY | "
                              "FRAME scroll AMOUNT X Y | FRAME resize W H | FRAME shot | "
-                             "FRAME wait PACKETS")
+                             "FRAME wait PACKETS | FRAME midi cc|note CH NUM VALUE")
         try:
             frame = int(words[0])
             if words[1] == "wait":
                 int(words[2])
             if words[1] in ("drag", "scroll", "resize"):
                 [float(w) for w in words[2:]]
+            if words[1] == "midi":
+                midi_message(*words[2:])
         except ValueError:
-            raise ImfitError(f"event {part!r}: not a number") from None
+            raise ImfitError(f"event {part!r}: not a number, or out of MIDI's range") from None
         if frame < 0:
             raise ImfitError(f"event {part!r}: frame must be >= 0")
         if words[1] == "key":
@@ -83,6 +89,18 @@ def parse_events(script: str) -> list[Event]:
                                  "0, up, space, left_bracket, f12, ...)")
         out.append(Event(frame, words[1], tuple(words[2:])))
     return out
+
+
+def midi_message(kind: str, channel: str, number: str, value: str) -> Any:
+    """A mido message from a test event's words (ValueError when out of MIDI's range)."""
+    import mido
+
+    ch, num, val = int(channel), int(number), int(value)
+    if kind == "cc":
+        return mido.Message("control_change", channel=ch, control=num, value=val)
+    if kind == "note":
+        return mido.Message("note_on", channel=ch, note=num, velocity=val)
+    raise ValueError(kind)
 
 
 def free_path(folder: Path, stem: str, ext: str) -> Path:
@@ -158,9 +176,22 @@ def key_names() -> frozenset[str]:
         return frozenset()
 
 
-def open_window(width: int, height: int, title: str, visible: bool = True) -> tuple[Any, Any]:
+def pick_monitor(monitor: int) -> Any:
+    """glfw's monitor number `monitor` (0 = the primary), or one ImfitError line."""
+    import glfw
+
+    monitors = glfw.get_monitors() or []
+    if not 0 <= monitor < len(monitors):
+        raise ImfitError(f"no monitor {monitor}: there {'is' if len(monitors) == 1 else 'are'} "
+                         f"{len(monitors)} (numbered from 0)")
+    return monitors[monitor]
+
+
+def open_window(width: int, height: int, title: str, visible: bool = True,
+                monitor: int | None = None) -> tuple[Any, Any]:
     """A glfw window with a GL 3.3 core context and its moderngl context, or one ImfitError
-    line saying what is missing (no display, no glfw, no GL)."""
+    line saying what is missing (no display, no glfw, no GL, no such monitor). With `monitor`
+    the window is checked to have that monitor (it goes fullscreen once open)."""
     check_display()
     try:
         import glfw
@@ -176,6 +207,8 @@ def open_window(width: int, height: int, title: str, visible: bool = True) -> tu
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.VISIBLE, visible)
+        if monitor is not None:
+            pick_monitor(monitor)
         win = glfw.create_window(width, height, title, None, None)
         if not win:
             raise ImfitError(f"could not open a window; {NO_WINDOW_HINT}")
@@ -232,8 +265,11 @@ class WindowRunner:
                  screenshot: Path | None = None, out_dir: Path = Path("."),
                  should_close: Callable[[], bool] | None = None,
                  on_open: Callable[[], None] | None = None,
-                 echo: Callable[[str], None] = print, live: LiveInputs | None = None) -> None:
+                 echo: Callable[[str], None] = print, live: LiveInputs | None = None,
+                 fullscreen: bool = False, monitor: int = 0) -> None:
         self.scene = scene
+        self.start_fullscreen, self.monitor = fullscreen, monitor
+        self.windowed: tuple[int, int, int, int] | None = None  # x, y, w, h before fullscreen
         self.home = scene  # the scene `/imfit/preset none` returns to
         self.live = live or LiveInputs()
         self.rng = random.Random(self.live.seed)
@@ -257,6 +293,7 @@ class WindowRunner:
         self.last_rgb: np.ndarray | None = None
         self.frame_times: list[float] = []  # seconds per frame, draw to swap
         self._names: dict[int, str] = {}
+        self.learning: str | None = None  # MIDI learn: the parameter the next control gets
 
     # -- window geometry -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -280,6 +317,42 @@ class WindowRunner:
         rows = RUNNER_KEYS + self.scene.help()
         width_k = max(len(k) for k, _ in rows)
         self.echo("keys:\n" + "\n".join(f"  {k:<{width_k}}  {v}" for k, v in rows))
+
+    def set_fullscreen(self, on: bool) -> None:
+        """Stage output on `--monitor` at its own resolution, cursor hidden (the picture is all
+        there is: the viewer draws no overlays; help and state go to the console and the title,
+        which fullscreen has none of), or back to the window it was."""
+        import glfw
+
+        if on and self.windowed is None:
+            mon = pick_monitor(self.monitor)
+            mode = glfw.get_video_mode(mon)
+            x, y = glfw.get_window_pos(self.win)
+            self.windowed = (x, y, *glfw.get_window_size(self.win))
+            glfw.set_window_monitor(self.win, mon, 0, 0, mode.size.width, mode.size.height,
+                                    mode.refresh_rate)
+            glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_HIDDEN)
+            self._wait_size((mode.size.width, mode.size.height))
+            hidden = glfw.get_input_mode(self.win, glfw.CURSOR) == glfw.CURSOR_HIDDEN
+            name = glfw.get_monitor_name(mon)
+            name = name.decode(errors="replace") if isinstance(name, bytes) else name
+            self.echo(f"fullscreen on monitor {self.monitor} ({name}, "
+                      f"{mode.size.width}x{mode.size.height}), cursor "
+                      f"{'hidden' if hidden else 'SHOWN'} (f11: back)")
+        elif not on and self.windowed is not None:
+            x, y, w, h = self.windowed
+            self.windowed = None
+            glfw.set_window_monitor(self.win, None, x, y, w, h, 0)
+            glfw.set_input_mode(self.win, glfw.CURSOR, glfw.CURSOR_NORMAL)
+            self._wait_size((w, h))
+            self.echo(f"windowed {w}x{h}")
+
+    def _wait_size(self, want: tuple[int, int]) -> None:
+        import glfw
+
+        deadline = time.monotonic() + 2.0  # the window manager resizes asynchronously
+        while glfw.get_window_size(self.win) != want and time.monotonic() < deadline:
+            glfw.wait_events_timeout(0.02)
 
     def take_screenshot(self) -> None:
         """Save the next frame drawn to a new imfit-shot-NNN.png."""
@@ -366,10 +439,89 @@ class WindowRunner:
         except ImfitError as e:
             ignored(f"osc: {address} {_short(args)} ignored: {e}")
 
+    def on_midi(self, msg: Any) -> None:
+        """One MIDI message: learn mode binds its control; otherwise the map turns it into
+        the same control calls OSC makes (anything unusable is one log line)."""
+        from imfit.live.control import dispatch
+        from imfit.live.osc import ignored
+
+        target = self.target()
+        live = self.live
+        if self.learning is not None:
+            b = live.midi_map.learn(msg, self.learning)
+            if b is not None:
+                path = live.midi_map_path or free_path(self.out_dir, "imfit-midi", ".json")
+                try:
+                    live.midi_map.save(path)
+                    saved = f"saved {path}"
+                    live.midi_map_path = path
+                except (ImfitError, OSError) as e:  # a full disk must not stop the show
+                    saved = f"NOT saved ({e})"
+                self.echo(f"midi learn: {b.kind} {b.number} (channel {b.channel + 1}) -> "
+                          f"{b.target}; {saved}")
+                self.learning = None
+            return
+        if target is None:
+            return
+        for address, args in live.midi_map.translate(msg, target.params()):
+            try:
+                dispatch(address, args, target, self.commands())
+            except ImfitError as e:
+                ignored(f"midi: {address} {_short(args)} ignored: {e}")
+
+    def learn_next(self, stop: bool) -> None:
+        """`l`: learn the next parameter (cycling); `L`: leave learn mode."""
+        from imfit.live.midi import learnable
+
+        target = self.target()
+        if stop or target is None:
+            self.learning = None
+            self.echo("midi learn: off")
+            return
+        names = learnable(target.params())
+        i = names.index(self.learning) + 1 if self.learning in names else 0
+        self.learning = names[i % len(names)]
+        self.echo(f"midi learn: move a control for {self.learning} (l: next, L: stop)")
+
+    def react(self) -> Callable[[], None]:
+        """--audio-in: set this frame's reacted values (the offline rule, `modulate`, around
+        the values the keys/OSC/MIDI set) and return what puts those back after the draw,
+        keeping what the draw itself moved (drift advancing the phase)."""
+        from imfit.live.audio import modulate
+
+        audio, target = self.live.audio_in, self.target()
+        if audio is None or not self.live.reactions or target is None:
+            return lambda: None
+        levels = audio.levels()
+        params = target.params()
+        done: list[tuple[str, Any, Any]] = []
+        for r in self.live.reactions:
+            p = params.get(r.param)
+            if p is None or p.kind == "str":
+                continue
+            base = target.value(r.param)
+            level = levels[r.signal]
+            try:
+                done.append((r.param, base,
+                             target.set_param(r.param, modulate(p, base, r.amount, level))))
+            except ImfitError:
+                pass  # refused (e.g. beyond a preset's stable step): this frame unreacted
+
+        def undo() -> None:
+            for name, base, set_to in reversed(done):
+                p = params[name]
+                now = target.value(name)
+                target.set_param(name, base if p.log else base + (now - set_to))
+
+        return undo
+
     def poll_controls(self) -> None:
         if self.live.osc_in is not None:
             for address, args in self.live.osc_in.poll():
                 self.on_osc(address, args)
+        if self.live.midi_in is not None:
+            for msg in self.live.midi_in.poll():
+                self.on_midi(msg)
 
     def send_state(self) -> None:
         """--osc-out: every live value that changed since the last frame."""
@@ -402,6 +554,10 @@ class WindowRunner:
             self.take_screenshot()
         elif name == "f9":
             self.set_recording(self.recorder is None)
+        elif name == "f11":
+            self.set_fullscreen(self.windowed is None)
+        elif name == "l":
+            self.learn_next(shift)
         elif self.scene.key(name, shift):
             pass
         elif name == "c":
@@ -438,13 +594,13 @@ class WindowRunner:
         elif ev.kind == "resize":
             want = (int(float(ev.args[0])), int(float(ev.args[1])))
             glfw.set_window_size(self.win, *want)
-            deadline = time.monotonic() + 2.0  # the window manager resizes asynchronously
-            while glfw.get_window_size(self.win) != want and time.monotonic() < deadline:
-                glfw.wait_events_timeout(0.02)
+            self._wait_size(want)
         elif ev.kind == "shot":
             self.take_screenshot()
         elif ev.kind == "wait":
             self.wait_for_packets(int(ev.args[0]))
+        elif ev.kind == "midi":
+            self.on_midi(midi_message(*ev.args))
 
     def on_render(self, t: float, width: int, height: int) -> None:
         """Draw one frame at time `t`, then capture it where a screenshot, the recording or
@@ -453,7 +609,9 @@ class WindowRunner:
 
         self.ctx.screen.use()
         self.ctx.viewport = (0, 0, width, height)
+        undo = self.react()
         self.scene.draw(self.ctx, width, height, t)
+        undo()
         last_test_frame = self.test and self.frame == (self.frames or 0) - 1
         if self.want_shot or self.recorder is not None or last_test_frame:
             self.last_rgb = read_screen(self.ctx, width, height)
@@ -482,8 +640,11 @@ class WindowRunner:
     def _open(self) -> None:
         import glfw
 
-        self.win, self.ctx = open_window(self.width, self.height, self.title)
+        self.win, self.ctx = open_window(self.width, self.height, self.title,
+                                         monitor=self.monitor if self.start_fullscreen else None)
         self._names = _key_names()
+        if self.start_fullscreen:
+            self.set_fullscreen(True)
         glfw.swap_interval(0 if self.test else 1)
 
         def key_cb(_w: Any, key: int, _sc: int, action: int, mods: int) -> None:
@@ -557,8 +718,10 @@ def run_window(scene: Scene, width: int = 960, height: int = 540, title: str = "
                on_open: Callable[[], None] | None = None,
                echo: Callable[[str], None] = print,
                live: LiveInputs | None = None) -> WindowRunner:
-    """Open a window and drive `scene` until the user quits (see `WindowRunner`)."""
+    """Open a window and drive `scene` until the user quits (see `WindowRunner`); the stage
+    settings (--fullscreen, --monitor) come with `live`."""
+    stage = live.stage if live is not None else (False, 0)
     runner = WindowRunner(scene, width, height, title, frames, events, screenshot, out_dir,
-                          should_close, on_open, echo, live)
+                          should_close, on_open, echo, live, *stage)
     runner.run()
     return runner

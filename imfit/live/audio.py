@@ -14,12 +14,13 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from imfit.errors import ImfitError
 from imfit.live.knobs import KNOBS, Edits, apply_edits
-from imfit.live.params import GABOR_PARAMS
+from imfit.live.params import GABOR_PARAMS, LiveParam
 from imfit.model.gaborset import GaborSet
 
 BANDS: dict[str, tuple[float, float]] = {
@@ -122,14 +123,19 @@ def parse_react(spec: str) -> list[Reaction]:
     return out
 
 
+def modulate(p: LiveParam, base: float, amount: float, s: float) -> Any:
+    """THE reaction rule (offline and live): a factor scales by (1 + amount * s), any other
+    number gets amount * s added; the table clamps."""
+    return p.coerce(base * (1 + amount * s) if p.log else base + amount * s)
+
+
 def knobs_at(reactions: list[Reaction], signals: dict[str, np.ndarray], i: int) -> Edits:
     """The knobs of frame i: factors scale by (1 + amount * signal), the rest add to it."""
     values = {k: getattr(Edits(), k) for k in KNOBS}
     for r in reactions:
         p = GABOR_PARAMS[r.param]
         s = float(signals[r.signal][i])
-        values[r.param] = p.coerce(values[r.param] * (1 + r.amount * s) if p.log
-                                   else values[r.param] + r.amount * s)
+        values[r.param] = modulate(p, values[r.param], r.amount, s)
     return replace(Edits(), **values)
 
 
@@ -202,3 +208,19 @@ def write_with_audio(frames: Iterator[np.ndarray], plan: AudioPlan, output: Path
     finally:
         silent.unlink(missing_ok=True)
     return n
+
+
+def render_with_audio(sets: Iterator[GaborSet], plan: AudioPlan, render: Any, output: Path,
+                      fps: float, force: bool) -> int:
+    """The offline audio-reactive path every command shares (animate, render --frames, morph):
+    each frame's set gets that frame's reactions, is drawn by `render(gs)`, and the MP4 gets
+    the track muxed in from 0 s."""
+    frames = (render(s) for s in react_sets(sets, plan.reactions, plan.signals))
+    return write_with_audio(frames, plan, output, fps, force)
+
+
+def reacting_fit_frames(gs: GaborSet, plan: AudioPlan, render: Any) -> list[np.ndarray]:
+    """`imfit diffuse FIT --audio`: the fit drawn once per video frame with that frame's
+    reactions (the frames a preset then runs on as on a video)."""
+    return [np.asarray(render(s), np.float32)
+            for s in react_sets((gs for _ in range(plan.frames)), plan.reactions, plan.signals)]
