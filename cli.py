@@ -333,46 +333,21 @@ def view(fit_path: Path | None, size: str | None, strategy: str, test_frames: in
         return
     if fit_path is None and video is None and camera is None:
         raise click.UsageError("give FIT (or --video, --camera, --list-params)")
-    from imfit.errors import ImfitError
+    from imfit.live.video import check_sources
 
-    if fit_path is not None and (video is not None or camera is not None):
-        raise ImfitError("give FIT or --video/--camera, not both")
-    if video is not None and camera is not None:
-        raise ImfitError("give --video FILE or --camera N, not both")
+    check_sources(fit_path, video, camera)
     from viewer.window import check_display
 
     check_display()  # at once: the viewer's imports alone take seconds (torch)
-    from viewer.live import open_live
+    from viewer.launch import run_view
 
-    live = open_live(osc_port, osc_host, osc_out, bpm, seed, click.echo, midi, midi_map,
-                     audio_in, react)
-    live.stage = (fullscreen, monitor)
-    try:
-        if video is not None or camera is not None:
-            from imfit.live.video import check_camera
-
-            if camera is not None:
-                check_camera(camera)  # at once: before the viewer's imports
-            from viewer.app import view_video
-
-            view_video(video, camera, preset, live_fit, preset_size if preset else 128,
-                       steps_per_frame or (4 if live_fit else 1), parse_size(size),
-                       test_frames, events, screenshot, force, seed, click.echo, live)
-            return
-        assert fit_path is not None
-        if preset is not None:
-            from viewer.app import view_preset
-
-            view_preset(fit_path, preset, preset_size, steps_per_frame or 1, parse_size(size),
-                        test_frames, events, screenshot, force, source, mask, echo=click.echo,
-                        live=live)
-            return
-        from viewer.app import view_file
-
-        view_file(fit_path, parse_size(size), strategy, test_frames, events, screenshot,
-                  force, echo=click.echo, live=live)
-    finally:
-        live.close()
+    run_view(fit_path, video=video, camera=camera, preset=preset, preset_size=preset_size,
+             live_fit=live_fit, steps_per_frame=steps_per_frame, size=parse_size(size),
+             strategy=strategy, test_frames=test_frames, events=events, screenshot=screenshot,
+             force=force, source=source, mask=mask, seed=seed, echo=click.echo,
+             live_options=dict(osc_port=osc_port, osc_host=osc_host, osc_out=osc_out, bpm=bpm,
+                               midi=midi, midi_map=midi_map, audio_in=audio_in, react=react,
+                               stage=(fullscreen, monitor)))
 
 
 # -- edit, morph, animate, sheet ---------------------------------------------------------------

@@ -270,3 +270,4 @@ def view_video(video: Path | None, camera: int | None, preset: str | None = None
     finally:
         source.close()
     return scene
+

@@ -99,6 +99,17 @@ class VideoSource:
         self._reader.close()
 
 
+def check_sources(fit: Path | None, video: Path | None, camera: int | None) -> None:
+    """One picture source for `imfit view`: a fit (or picture), a clip or a camera, said in
+    one line before the display check and the viewer's imports."""
+    if fit is not None and (video is not None or camera is not None):
+        raise ImfitError("give FIT or --video/--camera, not both")
+    if video is not None and camera is not None:
+        raise ImfitError("give --video FILE or --camera N, not both")
+    if camera is not None:
+        check_camera(camera)
+
+
 def check_camera(device: int) -> Path:
     """The camera's device node, or one ImfitError line at once (cli.py calls this before the
     viewer's imports, which take seconds)."""
