@@ -166,6 +166,11 @@ def main() -> None:
 @click.option("--device", default="cpu", show_default=True,
               help="Torch device: cpu, cuda, cuda:N, mps, or auto (the best one present).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--workers", type=int, default=None,
+              help="Fit folder/video/vm frames on a local Dask cluster of N processes; a "
+              "re-run resumes (docs/cluster.md).")
+@click.option("--cluster", "cluster", default=None, metavar="ADDRESS",
+              help="Fit on the Dask scheduler at ADDRESS (tcp://host:8786); see --workers.")
 @click.option("--view", is_flag=True,
               help="Watch the fit live in the viewer window while it trains.")
 @click.option("--test-frames", type=int, default=None, hidden=True,
@@ -177,7 +182,8 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         iter_multiple: float, rescales: int, size: int, num_gabors: int, gradient: float,
         sobel: float, l1: float, global_lr: float, gamma: float, mutation_scale: float,
         keyframes: int, alpha: str, background: str, seed: int, device: str,
-        force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
+        force: bool, workers: int | None, cluster: str | None, view: bool,
+        test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
     if view:
         from viewer.window import check_display
@@ -195,6 +201,16 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
                            gamma=gamma, l1=l1, gradient=gradient, sobel=sobel,
                            mutation_scale=mutation_scale, seed=seed, device=device)
     settings.validate()
+    if workers is not None or cluster is not None:
+        from imfit.fitting.distributed import run_cluster_jobs
+
+        if view:
+            raise UserError("--view watches one local fit; drop it with --workers/--cluster")
+        run = run_cluster_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
+                               alpha=alpha, background=bg, force=force, workers=workers,
+                               address=cluster, echo=click.echo)
+        click.echo(run.summary(output_dir))
+        return
     if view:
         from viewer.app import fit_size_of, fit_with_viewer
 
