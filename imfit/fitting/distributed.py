@@ -262,10 +262,13 @@ def _quiet_dask() -> Iterator[None]:
 
 @contextmanager
 def connect(workers: int | None, address: str | None,
-            connect_timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+            connect_timeout: float | None = None) -> Iterator[Any]:
     """A dask Client: on a new LocalCluster of `workers` processes with one thread each, or on
-    the scheduler at `address` (fails within `connect_timeout` seconds when it is not there)."""
+    the scheduler at `address` (fails within `connect_timeout` seconds, default
+    CONNECT_TIMEOUT_S, when it is not there)."""
     distributed = _import_distributed()
+    if connect_timeout is None:
+        connect_timeout = CONNECT_TIMEOUT_S
     cluster = None
     with _quiet_dask():
         try:
@@ -334,7 +337,7 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                      background: tuple[float, float, float] = (0.0, 0.0, 0.0),
                      force: bool = False, workers: int | None = None,
                      address: str | None = None, echo: Callable[[str], None] = print,
-                     connect_timeout: float = CONNECT_TIMEOUT_S,
+                     connect_timeout: float | None = None,
                      on_written: Callable[[str], None] | None = None) -> ClusterRun:
     """Fit every job of `modes.plan(...)` on Dask and write its files as results arrive.
 
@@ -362,7 +365,7 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     if total == 0:
         return run
     t0 = time.time()
-    with connect(workers, address, connect_timeout) as client:
+    with connect(workers, address, connect_timeout) as client:  # None: CONNECT_TIMEOUT_S
         run.workers = check_workers(client, todos[0].jobs[0].image, echo)
         distributed = _import_distributed()
         tag = uuid.uuid4().hex[:8]
