@@ -378,6 +378,7 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                                      pure=False)
                 futures.append(prev)
         by_key = {f.key: j for f, j in zip(futures, [j for t in todos for j in t.jobs])}
+        pending = {f.key: f for f in futures}  # not yet written (the ones to cancel on a stop)
         bar = tqdm(total=len(jobs), initial=len(skipped), unit="frame", dynamic_ncols=True,
                    desc=f"fit on {run.workers} workers")
         try:
@@ -399,16 +400,17 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 run.psnrs.append(frame.psnr)
                 bar.set_postfix_str(f"PSNR {frame.psnr:.2f} dB", refresh=False)
                 bar.update(1)
+                del pending[fut.key]
                 fut.release()
                 if on_written is not None:
                     on_written(job.stem)
         except KeyboardInterrupt:
-            client.cancel(futures)
+            client.cancel(list(pending.values()))
             raise Interrupted(len(run.fitted), f"{len(run.fitted)} of {total} frames written "
                               f"to {out_dir}, all complete; run the same command again to fit "
                               "the rest") from None
         except BaseException:
-            client.cancel(futures)
+            client.cancel(list(pending.values()))
             raise
         finally:
             bar.close()
