@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import distributed  # the `cluster` extra, which `dev` includes: missing means a broken set-up
@@ -306,3 +307,57 @@ def test_a_worker_without_the_package_is_one_line(clip, tmp_path):
         worker.terminate()
         worker.wait(30)
         cluster.close()
+
+
+def test_a_worker_stopped_mid_fit_sends_no_partial_frame(clip, monkeypatch):
+    """Ctrl-C reaching a worker's fit (a terminal's Ctrl-C goes to the whole process group)
+    ends the fit early with its latest parameters; the task must fail rather than send those
+    back as a finished frame, which the client would write as complete."""
+    from imfit.fitting import distributed as engine
+    from imfit.fitting import fitter
+    from imfit.fitting.modes import plan
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fitter, "_loss", interrupted)
+    job = next(iter(plan(clip, "video", clip, None, KEYFRAMES)))
+    with pytest.raises(ImfitError, match="interrupted on its worker"):
+        engine.fit_frame(job, "video", SETTINGS, "composite", (0.0, 0.0, 0.0), None)
+
+
+def test_a_real_ctrl_c_stops_the_command_cleanly(clip, tmp_path, scheduler):
+    """`imfit fit --workers 2` in its own process group, SIGINT to the group (what a terminal's
+    Ctrl-C does) once two frames are written: exit 130, one 'interrupted' line and no worker
+    traceback, only complete files, and the same settings then resume from them."""
+    import signal as sig
+
+    out = tmp_path / "out"
+    args = [*CLI_FIT[:4], "--iterations", "60", *CLI_FIT[6:]]
+    proc = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "fit", str(clip),
+                             "-o", str(out), "--workers", "2", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: sig.signal(sig.SIGINT, sig.SIG_DFL))
+    deadline = time.monotonic() + 240
+    while len(list(out.glob("*.gabor.json"))) < 2 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no frames written in 240 s"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text, text
+    assert [ln for ln in text.replace("\r", "\n").splitlines()
+            if ln.startswith("interrupted:")], text
+    done = sorted(p.name[: -len(".gabor.json")] for p in out.glob("*.gabor.json"))
+    assert 2 <= len(done) < N_FRAMES
+    for stem in done:  # complete: all three files, each reads back, none marked incomplete
+        assert imfit.load(out / f"{stem}.gabor.json").meta["incomplete"] is False
+        assert Image.open(out / f"{stem}.png").size == (24, 16)
+        assert (out / f"{stem}.txt").read_text().count("\n") == 8
+    no_temp_files(out)
+    from imfit.fitting.distributed import run_cluster_jobs
+
+    again = run_cluster_jobs(clip, "video", out, None, replace(SETTINGS, iterations=60),
+                             keyframes=KEYFRAMES, address=scheduler)
+    assert set(again.skipped) <= set(done) and sorted(again.fitted + again.skipped) == STEMS

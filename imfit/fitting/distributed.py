@@ -195,6 +195,17 @@ def probe(first_image: str) -> dict[str, Any]:
             "reads_input": os.path.isfile(first_image), "host": os.uname().nodename}
 
 
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, run in each LocalCluster worker process as it starts: a terminal's
+    Ctrl-C reaches the whole process group, and only the client should act on it (it cancels
+    the work and closes the cluster); a worker would print a traceback and die mid-write."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def fit_frame(job: Job, mode: str, settings: FitSettings, alpha: str,
               background: tuple[float, float, float], prev: FrameFit | GaborSet | None
               ) -> FrameFit:
@@ -275,7 +286,8 @@ def connect(workers: int | None, address: str | None,
             if address is None:
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL)
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                    preload=[__name__])  # dask_setup: Ctrl-C is the client's
                 client = distributed.Client(cluster, timeout=max(connect_timeout, 30))
             else:
                 target = address if "://" in address else f"tcp://{address}"
