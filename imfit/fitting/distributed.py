@@ -77,7 +77,8 @@ class ClusterRun:
     fitted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     workers: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run: connecting, checking workers, fitting, writing
+    startup: float = 0.0  # of which connecting and checking the workers
     psnrs: list[float] = field(default_factory=list)
 
     def summary(self, out_dir: Path) -> str:
@@ -379,6 +380,7 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     t0 = time.time()
     with connect(workers, address, connect_timeout) as client:  # None: CONNECT_TIMEOUT_S
         run.workers = check_workers(client, todos[0].jobs[0].image, echo)
+        run.startup = time.time() - t0
         distributed = _import_distributed()
         tag = uuid.uuid4().hex[:8]
         futures = []
