@@ -193,6 +193,10 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 
     bg = rgb(background, "--background")
     require_inputs(path, weight)
+    if workers is not None or cluster is not None:  # its option errors come before torch loads
+        from imfit.fitting.distributed import check_cluster_args
+
+        check_cluster_args(mode, workers, cluster)
     from imfit.fitting.fitter import FitSettings
     from imfit.fitting.modes import run_fit_jobs
 
