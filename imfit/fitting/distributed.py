@@ -80,6 +80,7 @@ class ClusterRun:
     seconds: float = 0.0  # the whole run: connecting, checking workers, fitting, writing
     startup: float = 0.0  # of which connecting and checking the workers
     psnrs: list[float] = field(default_factory=list)
+    fit_seconds: list[float] = field(default_factory=list)  # each fit's own time on its worker
 
     def summary(self, out_dir: Path) -> str:
         if not self.fitted:
@@ -412,6 +413,7 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                                                 fit_outputs(job.out_dir, job.stem)))
                 run.fitted.append(job.stem)
                 run.psnrs.append(frame.psnr)
+                run.fit_seconds.append(frame.seconds)
                 bar.set_postfix_str(f"PSNR {frame.psnr:.2f} dB", refresh=False)
                 bar.update(1)
                 del pending[fut.key]
