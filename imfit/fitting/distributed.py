@@ -190,8 +190,20 @@ def _version() -> str:
 
 def probe(first_image: str) -> dict[str, Any]:
     """Run on every worker before the work: its imfit and torch versions and whether it can
-    read the input (a worker without the package fails to unpickle this very function)."""
+    read the input (a worker without the package fails to unpickle this very function).
+
+    It also fits a 2-wavelet 8x8 picture for 2 steps: a fresh process's first fit pays for
+    torch's first use of each op (tens of seconds on a loaded machine), which belongs to the
+    cluster's start, not to the first frame's time.
+    """
     import torch
+
+    from imfit.fitting.fitter import FitSettings, fit_array
+    from imfit.native import single_thread
+
+    with single_thread():
+        fit_array(np.full((8, 8, 3), 0.5, np.float32),
+                  FitSettings(num_gabors=2, size=8, iterations=2, rescales=0))
 
     return {"imfit": _version(), "torch": torch.__version__,
             "reads_input": os.path.isfile(first_image), "host": os.uname().nodename}
