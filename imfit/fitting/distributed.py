@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.fitting.modes import FIT_EXTS, Job, fit_outputs, job_inputs, plan
+from imfit.fitting.modes import Job, fit_outputs, job_inputs, plan
 from imfit.model.gaborset import GaborSet
 
 if TYPE_CHECKING:
@@ -418,8 +418,8 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                 except Exception as e:  # a worker's own failure, or one that could not start
                     name = type(e).__name__
                     if name == "KilledWorker":
-                        raise ImfitError(f"{job.image.name} killed {e.args[-1] if e.args else ''}"
-                                         " workers in turn (out of memory?); stopped") from None
+                        raise ImfitError(f"{job.image.name}: each worker that fitted it died "
+                                         "(out of memory?); stopped") from None
                     raise ImfitError(f"{job.image.name}: {_one_line(e)} on a worker") from None
                 _write(frame, job, force or any(o in replaced for o in
                                                 fit_outputs(job.out_dir, job.stem)))
@@ -457,6 +457,6 @@ def _write(frame: FrameFit, job: Job, overwrite: bool) -> None:
         raise KeyboardInterrupt
 
 
-__all__ = ["CLUSTER_MODES", "ClusterRun", "FrameFit", "FIT_EXTS", "check_cluster_args",
+__all__ = ["CLUSTER_MODES", "ClusterRun", "FrameFit", "check_cluster_args",
            "connect", "fit_frame", "frame_state", "probe", "resume_plan", "run_cluster_jobs",
            "segments"]
