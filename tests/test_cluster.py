@@ -72,7 +72,7 @@ def local_cluster():
     import logging
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
     yield cluster
     cluster.close()
 
@@ -287,7 +287,7 @@ def test_a_worker_without_the_package_is_one_line(clip, tmp_path):
     import logging
 
     cluster = distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp",
-                                       dashboard_address=None,
+                                       dashboard_address=":0",
                                        silence_logs=logging.CRITICAL)
     code = ("import sys; sys.modules['imfit'] = None; "
             "from distributed.cli.dask_worker import main; "

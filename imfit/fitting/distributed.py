@@ -300,7 +300,7 @@ def connect(workers: int | None, address: str | None,
             if address is None:
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                    dashboard_address=":0", silence_logs=logging.CRITICAL,  # :0 no clash
                     preload=[__name__])  # dask_setup: Ctrl-C is the client's
                 client = distributed.Client(cluster, timeout=max(connect_timeout, 30))
             else:
