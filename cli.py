@@ -170,6 +170,11 @@ def main() -> None:
 @click.option("--device", default="cpu", show_default=True,
               help="Torch device: cpu, cuda, cuda:N, mps, or auto (the best one present).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--workers", type=int, default=None,
+              help="Fit folder/video/vm frames on a local Dask cluster of N processes; a "
+              "re-run resumes (docs/cluster.md).")
+@click.option("--cluster", "cluster", default=None, metavar="ADDRESS",
+              help="Fit on the Dask scheduler at ADDRESS (tcp://host:8786); see --workers.")
 @click.option("--view", is_flag=True,
               help="Watch the fit live in the viewer window while it trains.")
 @click.option("--test-frames", type=int, default=None, hidden=True,
@@ -181,7 +186,8 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         iter_multiple: float, rescales: int, size: int, num_gabors: int, gradient: float,
         sobel: float, l1: float, global_lr: float, gamma: float, mutation_scale: float,
         keyframes: int, alpha: str, background: str, seed: int, device: str,
-        force: bool, view: bool, test_frames: int | None, screenshot: Path | None) -> None:
+        force: bool, workers: int | None, cluster: str | None, view: bool,
+        test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
     if view:
         from viewer.window import check_display
@@ -191,6 +197,10 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 
     bg = rgb(background, "--background")
     require_inputs(path, weight)
+    if workers is not None or cluster is not None:  # its option errors come before torch loads
+        from imfit.fitting.distributed import check_cluster_args
+
+        check_cluster_args(mode, workers, cluster, view)
     from imfit.fitting.fitter import FitSettings
 
     settings = FitSettings(num_gabors=num_gabors, size=size, iterations=iterations,
@@ -208,7 +218,8 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
         from imfit.fitting.modes import run_fit_jobs
 
         code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
-                            alpha=alpha, background=bg, force=force, echo=click.echo)  # type: ignore[arg-type]
+                            alpha=alpha, background=bg, force=force, echo=click.echo,  # type: ignore[arg-type]
+                            workers=workers, address=cluster)
     if code:
         if code == 130:
             _ignore_interrupts()

@@ -80,6 +80,13 @@ T_MEAN = "tests/test_meaning.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
 
+T_CLU = "tests/test_cluster.py"
+
+
+def T_CLU_K(*names: str) -> tuple[str, ...]:
+    return tuple(f"{T_CLU}::{n}" for n in names)
+
+
 MUTANTS: list[Mutant] = [
     # -- the seven ---------------------------------------------------------------------
     M("atomic_write_in_place",
@@ -678,4 +685,36 @@ MUTANTS: list[Mutant] = [
       "if not 0 <= monitor < len(monitors):",
       "if not 0 <= monitor <= len(monitors):",
       "--monitor N one past the last: a traceback instead of the one line", T_STAGE),
+    # -- fit modes on Dask (imfit.fitting.distributed) ---------------------------------------
+    M("cluster_segment_off_by_one",
+      "if not out or not job.warm or jobs[i - 1].out_dir != job.out_dir:",
+      "if not out or not jobs[i - 1].warm or jobs[i - 1].out_dir != job.out_dir:",
+      "a segment starts one frame after its keyframe: frame 1 fits cold, the keyframe warm",
+      *T_CLU_K("test_keyframes_cut_the_clip_into_warm_started_segments")),
+    M("cluster_resume_skips_incomplete",
+      '    if meta.get("incomplete", True):\n        return "incomplete", None\n',
+      "",
+      "a re-run skips a fit that Ctrl-C left marked incomplete", *T_CLU_K(
+          "test_resume_skips_complete_frames_and_refits_the_rest")),
+    M("cluster_resume_cold_restart",
+      "                break\n            prev = gs\n",
+      "                break\n            prev = None\n",
+      "a resumed segment restarts cold instead of from the last saved frame", *T_CLU_K(
+          "test_resume_skips_complete_frames_and_refits_the_rest")),
+    M("cluster_resume_ignores_settings",
+      '            and meta.get("settings") == _plain(asdict(settings))\n',
+      "",
+      "a re-run with other settings mixes old fits into the folder as if complete",
+      *T_CLU_K("test_other_settings_in_the_output_folder_stop_before_any_work")),
+    M("cluster_seed_per_worker",
+      "result = fit_array(target, settings, wmap, init, meta)",
+      "result = fit_array(target, replace(settings, seed=settings.seed + os.getpid()), wmap, "
+      "init, meta)",
+      "each worker draws its own random start: results depend on scheduling", *T_CLU_K(
+          "test_ctrl_c_leaves_complete_files_and_a_rerun_finishes")),
+    M("cluster_writes_partial_frames",
+      '            raise ImfitError(f"the fit of {job.image.name} was interrupted on its worker")',
+      "            pass",
+      "a fit a worker's Ctrl-C cut short is written as a finished frame", *T_CLU_K(
+          "test_a_worker_stopped_mid_fit_sends_no_partial_frame")),
 ]

@@ -122,23 +122,56 @@ def write_fit(gs: GaborSet, outs: list[Path], force: bool, partial: bool,
     return preview, outs, bool(got)
 
 
+def job_inputs(job: Job, mode: str, settings: FitSettings, alpha: str,
+               background: tuple[float, float, float], prev: GaborSet | None
+               ) -> tuple[np.ndarray, np.ndarray | None, GaborSet | None, dict[str, object]]:
+    """A job's target (H, W, 3), weight (H, W) or None, warm start and metadata: the one rule
+    the single-process loop and the cluster's workers share, so both fit the same frame alike.
+
+    `prev` is the previous frame's fit in the same output folder (or None); a video frame
+    between keyframes starts from it when the two have the same size.
+    """
+    from imfit.formats.images import load_target, load_weight
+
+    target, wmap = load_target(job.image, settings.size, alpha, background)
+    h, w = target.shape[:2]
+    if job.weight is not None:
+        wfile = load_weight(job.weight, w, h)
+        wmap = wfile if wmap is None else wmap * wfile
+    init = prev if (job.warm and prev is not None
+                    and (prev.width, prev.height) == (w, h)) else None
+    meta = {"source": job.image.name, "weight": job.weight.name if job.weight else None,
+            "mode": mode, "warm_start": init is not None}
+    return target, wmap, init, meta
+
+
 def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                  settings: FitSettings, keyframes: int = 10, alpha: str = "composite",
                  background: tuple[float, float, float] = (0.0, 0.0, 0.0), force: bool = False,
                  echo: Callable[[str], None] = print,
-                 snapshot: Callable[[GaborSet], None] | None = None) -> int:
+                 snapshot: Callable[[GaborSet], None] | None = None,
+                 workers: int | None = None, address: str | None = None) -> int:
     """Fit every job of `plan(...)`, writing <stem>.gabor.json, .png and .txt atomically.
 
     `snapshot` (a live viewer) gets each fit's parameters every few steps and its final set.
+    With `workers` (a local cluster of that many processes) or `address` (a Dask scheduler)
+    the jobs run on Dask distributed instead (`imfit.fitting.distributed`, docs/cluster.md).
 
     Returns the exit status: 0, or 130 when Ctrl-C stopped a fit (its latest parameters are
     still written, marked incomplete in the metadata).
     """
+    if workers is not None or address is not None:
+        from imfit.fitting.distributed import run_cluster_jobs
+
+        run = run_cluster_jobs(path, mode, out_dir, weight, settings, keyframes=keyframes,
+                               alpha=alpha, background=background, force=force,
+                               workers=workers, address=address, echo=echo)
+        echo(run.summary(out_dir))
+        return 0
     from tqdm import tqdm
 
     from imfit.fitting.fitter import fit_array
     from imfit.formats.files import Interrupted, check_output_folder, refuse_existing
-    from imfit.formats.images import load_target, load_weight
     from imfit.renderers.gabor import render
 
     jobs = list(plan(path, mode, out_dir, weight, keyframes))
@@ -151,15 +184,9 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     seq: dict[Path, tuple[list, list]] = {}
     for n, job in enumerate(jobs):
         outs = fit_outputs(job.out_dir, job.stem)
-        target, wmap = load_target(job.image, settings.size, alpha, background)
+        target, wmap, init, meta = job_inputs(job, mode, settings, alpha, background,
+                                              prev if prev_dir == job.out_dir else None)
         h, w = target.shape[:2]
-        if job.weight is not None:
-            wfile = load_weight(job.weight, w, h)
-            wmap = wfile if wmap is None else wmap * wfile
-        init = prev if (job.warm and prev is not None and prev_dir == job.out_dir
-                        and (prev.width, prev.height) == (w, h)) else None
-        meta = {"source": job.image.name, "weight": job.weight.name if job.weight else None,
-                "mode": mode, "warm_start": init is not None}
         label = f"{job.stem}" + (f" [{n + 1}/{len(jobs)}]" if len(jobs) > 1 else "")
         with tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, leave=True) as bar:
             def progress(step: int, total: int, psnr: float) -> None:
