@@ -26,7 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout (the main clone), or two levels up (a worktree under wt/)
+DATA = next((d for d in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data")
+             if d.is_dir()), ROOT.parent / "shared" / "data")
 
 IMAGES = {
     "astronaut": "astronaut.png",
