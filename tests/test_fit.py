@@ -272,3 +272,25 @@ def test_mutation_runs_every_step_of_a_fit_only_when_asked(assets, monkeypatch):
     assert calls == []
     fit_array(t, FitSettings(**{**s.__dict__, "mutation_scale": 0.3}))
     assert len(calls) == 30 and calls[0] == 0.0 and calls[-1] == pytest.approx(29 / 30)
+
+
+def test_ycbcr_floor_spends_every_float_on_luma_for_a_grey_picture():
+    """A grey picture has no chroma: the best split keeps ky = floor(sqrt(12 N)) luma
+    coefficients and none of chroma; the expectation is built with scipy's own DCT."""
+    from scipy.fft import dctn, idctn
+
+    from imfit.metrics import dct_baseline_ycbcr
+
+    rng = np.random.default_rng(3)
+    g = np.cumsum(np.cumsum(rng.standard_normal((40, 52)), 0), 1)
+    g = (g - g.min()) / (g.max() - g.min())
+    img = np.repeat(g[..., None], 3, -1).astype(np.float32)
+    n = 30  # 360 floats: ky = 18
+    c = dctn(g, norm="ortho")
+    c[18:, :] = 0
+    c[:, 18:] = 0
+    want = np.clip(idctn(c, norm="ortho"), 0, 1)
+    got = dct_baseline_ycbcr(img, n)
+    assert np.abs(got - want[..., None]).max() < 1e-5
+    # and it beats the RGB floor, which spends two thirds of the floats on copies of the grey
+    assert psnr(got, img) > dct_baseline_psnr(img, n) + 1.0
