@@ -156,7 +156,7 @@ def one_big(name: str, n: int, size: int) -> dict:
             "peak_rss_mb": rss}
 
 
-def big(baseline: str, repeat: int) -> None:
+def big(baseline: str, repeat: int, cases: list[str]) -> None:
     """Issue 14 point 3: each big case fitted by `baseline` (a git revision, exported to a temp
     folder) and by this tree, alternately in the same run (the machine is shared: interleaving
     spreads the load over both), with the ratio of their times, peak RSS and PSNR against the
@@ -176,7 +176,7 @@ def big(baseline: str, repeat: int) -> None:
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print("| case | code | s | CPU s | steps | peak RSS MB | PSNR | RGB floor | YCbCr floor |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for name, n, size in BIG:
+        for name, n, size in [c for c in BIG if c[0] in cases]:
             target = load_big(name, size)
             floors = dct_baseline_psnr(target, n), dct_baseline_ycbcr_psnr(target, n)
             got: dict[str, list[dict]] = {"baseline": [], "new": []}
@@ -290,6 +290,7 @@ def main() -> None:
                     help="issue 14's big CPU fits, this tree against --baseline")
     ap.add_argument("--baseline", default="main", help="git revision to compare with (--big)")
     ap.add_argument("--repeat", type=int, default=1, help="fits per code and case (--big)")
+    ap.add_argument("--cases", default="astronaut,hubble", help="big cases to run (--big)")
     ap.add_argument("--one-big", nargs=3, metavar=("IMAGE", "N", "SIZE"))
     ap.add_argument("--code-root", help="import imfit from this folder (--one-big)")
     ap.add_argument("--device", default="cpu",
@@ -299,7 +300,7 @@ def main() -> None:
         print(json.dumps(one_big(a.one_big[0], int(a.one_big[1]), int(a.one_big[2]))))
         return
     if a.big:
-        big(a.baseline, a.repeat)
+        big(a.baseline, a.repeat, a.cases.split(","))
         return
     if a.one:
         print(json.dumps(one(a.one[0], int(a.one[1]), int(a.one[2]), a.png, a.device)))
