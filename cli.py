@@ -698,16 +698,21 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Video frame rate.")
 @click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
               show_default=True, help="Diffusion engine: torch (CPU/GPU) or GLSL (headless GL).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device (torch backend): cpu, cuda, cuda:N, mps, or auto.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="out.mp4, out.gif or a folder for numbered PNGs.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | None,
-            sets: tuple[str, ...], size: int | None, fps: float, backend: str, output: Path,
-            force: bool) -> None:
+            sets: tuple[str, ...], size: int | None, fps: float, backend: str, device: str,
+            output: Path, force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
     from imfit import validate
+    from imfit.device import resolve
+
+    resolve(device)
 
     if size is not None:
         validate.whole(size, "--size", 4, validate.MAX_SIDE)
@@ -752,8 +757,8 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 
     total = n_steps * len(frames)
     with tqdm(total=total, desc=preset.name, unit="step", dynamic_ncols=True) as bar:
-        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update),
-                         output, fps=fps, force=force)
+        n = write_frames(diffuse_frames(preset, frames, n_steps, n_every, engine, bar.update,
+                                        device=device), output, fps=fps, force=force)
     h, w = frames[0].shape[:2]
     click.echo(f"wrote {output} ({n} frames, {w}x{h}, preset {preset.name})")
 
@@ -770,12 +775,14 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 @click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
               show_default=True,
               help="Multigrid-preconditioned CG on the CPU (torch, float64) or in GLSL.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device (torch backend): cpu, cuda, cuda:N, mps, or auto.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output picture (.png).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, backend: str,
-          output: Path, force: bool) -> None:
+          device: str, output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
     from imfit.formats.images import check_image_output, save_png
@@ -796,7 +803,7 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
             return solve_gl(ctx, system)
 
     img, info = blend_files(src, dst, mask, None if off is None else
-                            (int(off[0]), int(off[1])), mixed, solver)
+                            (int(off[0]), int(off[1])), mixed, solver, device=device)
     save_png(img, output, overwrite=force)
     click.echo(f"wrote {output} ({info})")
 
