@@ -64,10 +64,8 @@ def dct_baseline_ycbcr(img: np.ndarray, n_wavelets: int) -> np.ndarray:
     cols = np.arange(w)[None, :]
     level = np.maximum(rows, cols)  # a coefficient is kept by a k x k square iff level < k
     best = None
-    for kc in range(0, int(np.sqrt(budget / 3)) + 1):
+    for kc in range(0, int(np.floor(np.sqrt(budget / 2))) + 1):
         ky = int(np.floor(np.sqrt(budget - 2 * kc * kc)))
-        if ky < kc:
-            break
         keep = np.stack([level < ky, level < kc, level < kc])
         e = np.where(keep, 0.0, c)
         err = float(np.einsum("ihw,ij,jhw->", e, gram, e))

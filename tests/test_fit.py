@@ -294,3 +294,30 @@ def test_ycbcr_floor_spends_every_float_on_luma_for_a_grey_picture():
     assert np.abs(got - want[..., None]).max() < 1e-5
     # and it beats the RGB floor, which spends two thirds of the floats on copies of the grey
     assert psnr(got, img) > dct_baseline_psnr(img, n) + 1.0
+
+
+def test_ycbcr_floor_spends_the_floats_on_chroma_when_luma_is_flat():
+    """Constant luma needs one coefficient (its DC); the other 12 N - 1 floats go to the two
+    chroma channels: kc = floor(sqrt((12 N - 1) / 2)) = 13 for N = 30 (scipy's DCT again)."""
+    from scipy.fft import dctn, idctn
+
+    from imfit.metrics import _RGB_TO_YCC, dct_baseline_ycbcr
+
+    rng = np.random.default_rng(4)
+    ycc = np.zeros((36, 44, 3))
+    ycc[..., 0] = 0.5
+    for ch in (1, 2):
+        f = np.cumsum(np.cumsum(rng.standard_normal((36, 44)), 0), 1)
+        ycc[..., ch] = 0.15 * (f - f.mean()) / np.abs(f - f.mean()).max()
+    back = np.linalg.inv(_RGB_TO_YCC)
+    img = (ycc @ back.T).astype(np.float32)
+    assert img.min() >= 0 and img.max() <= 1
+    want = ycc.copy()
+    for ch in (1, 2):
+        c = dctn(ycc[..., ch], norm="ortho")
+        c[13:, :] = 0
+        c[:, 13:] = 0
+        want[..., ch] = idctn(c, norm="ortho")
+    want = np.clip(want @ back.T, 0, 1)
+    got = dct_baseline_ycbcr(img, 30)
+    assert np.abs(got - want).max() < 1e-4
