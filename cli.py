@@ -710,9 +710,6 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
     from imfit import validate
-    from imfit.device import resolve
-
-    resolve(device)
 
     if size is not None:
         validate.whole(size, "--size", 4, validate.MAX_SIDE)
@@ -721,6 +718,9 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
             validate.whole(v, name, 1)
     validate.fps(fps, "--fps")
     require_inputs(input_path)
+    from imfit.device import resolve
+
+    resolve(device)  # after the cheap checks (no torch for a missing file), before any reading
     from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
     from imfit.formats.video import check_output, write_frames
 
