@@ -552,6 +552,8 @@ def presets() -> None:
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Video frame rate.")
 @click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
               show_default=True, help="Diffusion engine: torch (CPU/GPU) or GLSL (headless GL).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device (torch backend): cpu, cuda, cuda:N, mps, or auto.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="out.mp4, out.gif or a folder for numbered PNGs.")
 @click.option("--audio", type=click.Path(path_type=Path), default=None,
@@ -562,14 +564,15 @@ def presets() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | None,
-            sets: tuple[str, ...], size: int | None, fps: float, backend: str, output: Path,
-            audio: Path | None, react: str, force: bool) -> None:
+            sets: tuple[str, ...], size: int | None, fps: float, backend: str, device: str,
+            output: Path, audio: Path | None, react: str, force: bool) -> None:
     """Run a diffusion preset on an image, a fit (.gabor.json, rendered first), a folder of
     frames or a video, and write the frames."""
     from imfit.jobs import diffuse_file
 
     click.echo(diffuse_file(input_path, output, preset_name, steps=steps, every=every,
-                            sets=sets, size=size, fps=fps, backend=backend, audio=audio,
+                            sets=sets, size=size, fps=fps, backend=backend, device=device,
+                            audio=audio,
                             react=react, force=force,
                             echo=click.echo, note=note))
 
@@ -586,12 +589,14 @@ def diffuse(input_path: Path, preset_name: str, steps: int | None, every: int | 
 @click.option("--backend", type=click.Choice(["torch", "gl"]), default="torch",
               show_default=True,
               help="Multigrid-preconditioned CG on the CPU (torch, float64) or in GLSL.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device (torch backend): cpu, cuda, cuda:N, mps, or auto.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output picture (.png).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @user_errors
 def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, backend: str,
-          output: Path, force: bool) -> None:
+          device: str, output: Path, force: bool) -> None:
     """Seamless cloning (Poisson image editing): paste SRC into DST inside MASK; pixels
     outside the mask stay exactly DST's."""
     from imfit.jobs import blend_file
@@ -601,7 +606,7 @@ def blend(src: Path, dst: Path, mask: Path, offset: str | None, mixed: bool, bac
         raise click.BadParameter(f"{offset!r} must be whole pixels", param_hint="--offset")
     click.echo(blend_file(src, dst, mask, output, None if off is None else
                           (int(off[0]), int(off[1])), mixed=mixed, backend=backend,
-                          force=force, note=note))
+                          device=device, force=force, note=note))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@
     .venv/bin/python bench/fit.py --video         # flicker: warm-started video vs independent
     .venv/bin/python bench/fit.py --device cuda   # the GPU targets (issue 14): 1024 wavelets
                                                   # at 512 px end to end, render fps at 1080p
+    .venv/bin/python bench/fit.py --big           # issue 14 point 3: 4096 at 512 (astronaut)
+                                                  # and 16,384 at 1024 (Hubble), this tree
+                                                  # against --baseline REV (default main) in
+                                                  # the same run, interleaved
 
 Per image and setting it prints PSNR, the equal-storage DCT baseline computed here, seconds,
 steps, peak RSS of the fitting process (each fit runs in its own subprocess), and the time of one
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -25,8 +30,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
+# --code-root: the imfit to import (a baseline's exported tree); the data helpers are this file's
+CODE = Path(sys.argv[sys.argv.index("--code-root") + 1]) if "--code-root" in sys.argv else ROOT
+sys.path.insert(0, str(CODE))
+# ../shared/data beside the checkout (the main clone), or two levels up (a worktree under wt/)
+DATA = next((d for d in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data")
+             if d.is_dir()), ROOT.parent / "shared" / "data")
 
 IMAGES = {
     "astronaut": "astronaut.png",
@@ -113,6 +122,89 @@ def one(name: str, n: int, size: int, out_png: str | None, device: str = "cpu") 
             "fast_iter_ms": fast * 1000, "dense_iter_ms": dense * 1000}
 
 
+BIG = [("astronaut", 4096, 512), ("hubble", 16384, 1024)]
+
+
+def load_big(name: str, size: int) -> np.ndarray:
+    """The big cases' targets: the whole photo at longer side `size` (the Hubble photo is
+    1000 x 872, so 1024 enlarges it slightly), clipped to 0..1 as `imfit fit` loads it."""
+    from imfit.formats.images import load_target
+
+    files = {"astronaut": "astronaut.png", "hubble": "hubble_deep_field.jpg"}
+    src = DATA / files[name]
+    if not src.exists():
+        sys.exit(f"bench/fit.py --big needs {src}")
+    return load_target(src, size)[0]
+
+
+def one_big(name: str, n: int, size: int) -> dict:
+    """Runs inside the child process (this tree's imfit or a baseline's, see --code-root):
+    the default fit, timed in wall and CPU seconds, with peak RSS and both floors."""
+    from imfit.fitting.fitter import FitSettings, fit_array
+
+    target = load_big(name, size)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = fit_array(target, FitSettings(num_gabors=n, size=size), meta={"source": name})
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import imfit
+
+    img = imfit.render(res.gaborset)
+    from imfit.metrics import psnr
+
+    return {"psnr": psnr(img, target), "seconds": secs, "cpu": cpu, "steps": res.steps,
+            "peak_rss_mb": rss}
+
+
+def big(baseline: str, repeat: int, cases: list[str]) -> None:
+    """Issue 14 point 3: each big case fitted by `baseline` (a git revision, exported to a temp
+    folder) and by this tree, alternately in the same run (the machine is shared: interleaving
+    spreads the load over both), with the ratio of their times, peak RSS and PSNR against the
+    RGB and YCbCr equal-float floors (imfit.metrics)."""
+    import tempfile
+
+    from imfit.metrics import dct_baseline_psnr, dct_baseline_ycbcr_psnr
+
+    with tempfile.TemporaryDirectory(prefix="imfit-baseline-") as tmp:
+        arc = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True)
+        if arc.returncode != 0:
+            sys.exit(f"git archive {baseline}: {arc.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=arc.stdout, check=True)
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline],
+                             capture_output=True, text=True).stdout.strip()
+        print(f"baseline {baseline} ({rev}) vs this tree; load average at start "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print("| case | code | s | CPU s | steps | peak RSS MB | PSNR | RGB floor | YCbCr floor |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, n, size in [c for c in BIG if c[0] in cases]:
+            target = load_big(name, size)
+            floors = dct_baseline_psnr(target, n), dct_baseline_ycbcr_psnr(target, n)
+            got: dict[str, list[dict]] = {"baseline": [], "new": []}
+            for _ in range(repeat):
+                for label, code in (("baseline", tmp), ("new", str(ROOT))):
+                    cmd = [sys.executable, __file__, "--one-big", name, str(n), str(size),
+                           "--code-root", code]
+                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                    if r.returncode != 0:
+                        print(f"| {name} {n} at {size} | {label} | FAILED: "
+                              f"{r.stderr.strip()[-300:]} |")
+                        return
+                    d = json.loads(r.stdout.strip().splitlines()[-1])
+                    got[label].append(d)
+                    print(f"| {name} {n} at {size} | {label} | {d['seconds']:.1f} | "
+                          f"{d['cpu']:.1f} | {d['steps']} | {d['peak_rss_mb']:.0f} | "
+                          f"{d['psnr']:.2f} | {floors[0]:.2f} | {floors[1]:.2f} |", flush=True)
+            b, c = got["baseline"], got["new"]
+            ratio = np.median([x["seconds"] for x in b]) / np.median([x["seconds"] for x in c])
+            cpu = np.median([x["cpu"] for x in b]) / np.median([x["cpu"] for x in c])
+            dp = np.mean([x["psnr"] for x in c]) - np.mean([x["psnr"] for x in b])
+            print(f"\n{name} {n} at {size}: baseline/new {ratio:.2f}x wall, {cpu:.2f}x CPU; "
+                  f"PSNR {dp:+.2f} dB; new {np.mean([x['psnr'] for x in c]) - floors[0]:+.2f} dB "
+                  f"over the RGB floor, {np.mean([x['psnr'] for x in c]) - floors[1]:+.2f} dB "
+                  f"over the YCbCr floor; peak RSS {max(x['peak_rss_mb'] for x in c):.0f} MB\n",
+                  flush=True)
+
+
 def video(frames: int = 8) -> None:
     """Flicker of a slowly panning shot: warm starts (video mode) vs independent fits."""
     import imfit
@@ -194,9 +286,22 @@ def main() -> None:
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--one", nargs=3, metavar=("IMAGE", "N", "SIZE"))
     ap.add_argument("--png")
+    ap.add_argument("--big", action="store_true",
+                    help="issue 14's big CPU fits, this tree against --baseline")
+    ap.add_argument("--baseline", default="main", help="git revision to compare with (--big)")
+    ap.add_argument("--repeat", type=int, default=1, help="fits per code and case (--big)")
+    ap.add_argument("--cases", default="astronaut,hubble", help="big cases to run (--big)")
+    ap.add_argument("--one-big", nargs=3, metavar=("IMAGE", "N", "SIZE"))
+    ap.add_argument("--code-root", help="import imfit from this folder (--one-big)")
     ap.add_argument("--device", default="cpu",
                     help="cpu (the table below), or cuda/mps/auto: the GPU targets")
     a = ap.parse_args()
+    if a.one_big:
+        print(json.dumps(one_big(a.one_big[0], int(a.one_big[1]), int(a.one_big[2]))))
+        return
+    if a.big:
+        big(a.baseline, a.repeat, a.cases.split(","))
+        return
     if a.one:
         print(json.dumps(one(a.one[0], int(a.one[1]), int(a.one[2]), a.png, a.device)))
         return

@@ -154,12 +154,16 @@ def animate(gs: GaborSet, frames: int, fps: float = 30.0,
 
 def diffuse(image: Any, preset: str = "perona-malik-drugs", steps: int | None = None,
             every: int | None = None, size: int | None = None,
-            params: Mapping[str, Any] | None = None) -> Iterator[np.ndarray]:
+            params: Mapping[str, Any] | None = None,
+            device: str = "cpu") -> Iterator[np.ndarray]:
     """Run a diffusion preset on a picture (a path, a fit file or a float (H, W, 3) array):
     yields the picture, then the state every `every` steps up to `steps` (the preset's own
     numbers by default), each float32 (H, W, 3). `params` overrides preset parameters
-    ({"kappa": 0.1})."""
+    ({"kappa": 0.1}). `device`: cpu, cuda, cuda:N, mps or auto (the torch engine's)."""
+    from imfit.device import resolve
     from imfit.diffusion.engine import diffuse_frames, load_preset, read_diffusion_input
+
+    resolve(device)  # an absent device fails before the input is read
 
     p = load_preset(preset)
     if params:
@@ -169,14 +173,18 @@ def diffuse(image: Any, preset: str = "perona-malik-drugs", steps: int | None = 
     else:
         frames = [_as_image(image, "the diffusion input")]
     return diffuse_frames(p, frames, p.steps if steps is None else steps,
-                          p.every if every is None else every)
+                          p.every if every is None else every, device=device)
 
 
 def blend(src: Any, dst: Any, mask: Any, offset: tuple[int, int] | None = None,
-          mixed: bool = False) -> np.ndarray:
+          mixed: bool = False, device: str = "cpu") -> np.ndarray:
     """Seamless (Poisson) clone of `src` into `dst` inside `mask` (white = inside): float32
-    (H, W, 3) in 0..1; pixels outside the mask are `dst`'s, bit for bit."""
+    (H, W, 3) in 0..1; pixels outside the mask are `dst`'s, bit for bit. `device`: where the
+    solve's tensors live (cpu, cuda, cuda:N, mps or auto)."""
+    from imfit.device import resolve
     from imfit.poisson.solve import blend as poisson_blend
+
+    resolve(device)
 
     s, d = _as_image(src, "the source"), _as_image(dst, "the destination")
     if isinstance(mask, (str, os.PathLike)):
@@ -184,7 +192,7 @@ def blend(src: Any, dst: Any, mask: Any, offset: tuple[int, int] | None = None,
     else:
         m = np.asarray(mask, np.float32)
         m = m.mean(-1) if m.ndim == 3 else m
-    return poisson_blend(s, d, m, offset, mixed)
+    return poisson_blend(s, d, m, offset, mixed, device=device)
 
 
 def export(gs: GaborSet, target: str, out_dir: PathLike, stem: str = "fit",

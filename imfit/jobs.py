@@ -359,13 +359,14 @@ def parse_overrides(sets: Sequence[str]) -> dict[str, Any]:
 def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-malik", *,
                  steps: int | None = None, every: int | None = None, sets: Sequence[str] = (),
                  size: int | None = None, fps: float = 30.0, backend: str = "torch",
-                 audio: PathLike | None = None, react: str = "gain=bass:0.6",
+                 device: str = "cpu", audio: PathLike | None = None, react: str = "gain=bass:0.6",
                  force: bool = False, echo: Echo | None = None,
                  note: Echo | None = None) -> Written:
     """Run a diffusion preset on a picture, a fit (rendered first), a folder of frames or a
     video, and write the frames (.mp4, .gif or a folder). One picture gives itself, then one
     frame every `every` steps up to `steps`; a video one frame per frame. `backend` "torch",
-    "gl" (GLSL, headless) or "auto". `echo` hears what the input was read as; a progress bar
+    "gl" (GLSL, headless) or "auto"; `device` is the torch engine's (cpu, cuda, cuda:N, mps,
+    auto). `echo` hears what the input was read as; a progress bar
     (tqdm) shows the steps. With `audio` (INPUT must be a fit) the fit's frames react to the
     track (`react`) and are diffused like a video; the track is muxed into the MP4."""
     if size is not None:
@@ -375,6 +376,9 @@ def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-m
             validate.whole(v, name, 1)
     validate.fps(fps, "--fps")
     _exists(input_path)
+    from imfit.device import resolve
+
+    resolve(device)  # after the cheap checks (no torch for a missing file), before any reading
     from tqdm import tqdm
 
     from imfit.diffusion.engine import Controller, diffuse_frames, read_diffusion_input
@@ -415,7 +419,7 @@ def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-m
         if echo is not None:
             echo(f"note: {line}")
     with tqdm(total=n_steps * len(frames), desc=p.name, unit="step", dynamic_ncols=True) as bar:
-        out = diffuse_frames(p, frames, n_steps, n_every, engine, bar.update)
+        out = diffuse_frames(p, frames, n_steps, n_every, engine, bar.update, device=device)
         if plan is not None:
             from imfit.live.audio import write_with_audio
 
@@ -427,17 +431,18 @@ def diffuse_file(input_path: PathLike, output: PathLike, preset: str = "perona-m
 
 def blend_file(src: PathLike, dst: PathLike, mask: PathLike, output: PathLike,
                offset: tuple[int, int] | None = None, *, mixed: bool = False,
-               backend: str = "torch", force: bool = False,
+               backend: str = "torch", device: str = "cpu", force: bool = False,
                note: Echo | None = None) -> Written:
     """Seamless cloning into a PNG: paste `src` into `dst` inside `mask` (white = paste, its
     alpha counts too) with its top-left corner at `offset` (default centred); pixels outside the
-    mask stay exactly `dst`'s. `backend` "torch" (float64 CG), "gl" (GLSL) or "auto"."""
+    mask stay exactly `dst`'s. `backend` "torch" (float64 CG), "gl" (GLSL) or "auto";
+    `device` the torch solve's (cpu, cuda, cuda:N, mps, auto)."""
     from imfit.formats.images import check_image_output, save_png
     from imfit.poisson.solve import blend_files
     from imfit.renderers.backends import gl_engine
 
     check_image_output(output, force)
     solver = gl_engine("gl-poisson", backend, note)
-    img, info = blend_files(src, dst, mask, offset, mixed, solver)
+    img, info = blend_files(src, dst, mask, offset, mixed, solver, device=device)
     save_png(img, output, overwrite=force)
     return Written(Path(output), info)

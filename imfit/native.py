@@ -145,6 +145,15 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
+# The kernel's images are planar (3 planes of H*W floats) with PAD floats after the last plane:
+# it walks row spans in whole 8-pixel blocks, whose lanes past a span add zeros or read zeros.
+PAD = 16
+
+
+def _planar(n_pixels: int) -> torch.Tensor:
+    return torch.zeros(3 * n_pixels + PAD, dtype=torch.float32)
+
+
 def forward(geom: torch.Tensor, coef: torch.Tensor, width: int, height: int, x0: float,
             y0: float, scale: float, radius: float) -> torch.Tensor:  # -> (H*W, 3)
     """The truncated sum; wavelet ranges run in parallel threads, each into its own buffer."""
@@ -152,7 +161,8 @@ def forward(geom: torch.Tensor, coef: torch.Tensor, width: int, height: int, x0:
     assert dll is not None
     geom, coef = geom.contiguous(), coef.contiguous()
     ranges = _ranges(geom, _threads())
-    outs = [torch.zeros(height * width, 3, dtype=torch.float32) for _ in ranges]
+    hw = height * width
+    outs = [_planar(hw) for _ in ranges]
 
     def run(k: int) -> None:
         a, b = ranges[k]
@@ -163,7 +173,7 @@ def forward(geom: torch.Tensor, coef: torch.Tensor, width: int, height: int, x0:
     out = outs[0]
     for o in outs[1:]:
         out += o
-    return out
+    return out[:3 * hw].view(3, hw).t().contiguous()
 
 
 def backward(geom: torch.Tensor, coef: torch.Tensor, grad_out: torch.Tensor, width: int,
@@ -173,7 +183,9 @@ def backward(geom: torch.Tensor, coef: torch.Tensor, grad_out: torch.Tensor, wid
     dll = load()
     assert dll is not None
     geom, coef = geom.contiguous(), coef.contiguous()
-    go = grad_out.contiguous().to(torch.float32)
+    hw = height * width
+    go = _planar(hw)
+    go[:3 * hw].view(3, hw).copy_(grad_out.reshape(hw, 3).t())
     ggeom = torch.empty_like(geom)
     gcoef = torch.empty_like(coef)
     ranges = _ranges(geom, _threads())

@@ -187,6 +187,24 @@ def test_diffuse_size(photo, tmp_path, size, expect):
     refused("diffuse", photo, "-o", tmp_path / "d", "--size", size, expect=expect)
 
 
+@pytest.mark.parametrize("device, expect", [("cuda", "device cuda"), ("mps", "device mps"),
+                                            ("tpu", "unknown device")])
+def test_diffuse_and_blend_refuse_an_absent_device(photo, tmp_path, device, expect,
+                                                   monkeypatch):
+    """Issue 14: an absent --device is one line, before any input is read or solved."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("imfit.device._mps_available", lambda: False)
+    read = []
+    monkeypatch.setattr("imfit.formats.images.read_image",
+                        lambda *a, **k: read.append(a) or (_ for _ in ()).throw(AssertionError))
+    refused("diffuse", photo, "-o", tmp_path / "d", "--device", device, expect=expect)
+    refused("blend", photo, photo, "--mask", photo, "-o", tmp_path / "b.png", "--device", device,
+            expect=expect)
+    assert not read and not (tmp_path / "d").exists() and not (tmp_path / "b.png").exists()
+
+
 def test_diffuse_size_that_fits_a_side_but_not_the_pixel_cap(photo, tmp_path):
     refused("diffuse", photo, "-o", tmp_path / "d", "--size", "16000", expect="too large")
 

@@ -286,3 +286,50 @@ def test_the_plateau_decay_keeps_torch_imfits_name_gamma():
         FitSettings.from_options({"gamma": 0.5, "plateau_lr_decay": 0.5})
     with pytest.raises(ImfitError, match="--gamma"):
         FitSettings.from_options({"gamma": 1.5}).validate()
+def test_ycbcr_floor_spends_every_float_on_luma_for_a_grey_picture():
+    """A grey picture has no chroma: the best split keeps ky = floor(sqrt(12 N)) luma
+    coefficients and none of chroma; the expectation is built with scipy's own DCT."""
+    from scipy.fft import dctn, idctn
+
+    from imfit.metrics import dct_baseline_ycbcr
+
+    rng = np.random.default_rng(3)
+    g = np.cumsum(np.cumsum(rng.standard_normal((40, 52)), 0), 1)
+    g = (g - g.min()) / (g.max() - g.min())
+    img = np.repeat(g[..., None], 3, -1).astype(np.float32)
+    n = 30  # 360 floats: ky = 18
+    c = dctn(g, norm="ortho")
+    c[18:, :] = 0
+    c[:, 18:] = 0
+    want = np.clip(idctn(c, norm="ortho"), 0, 1)
+    got = dct_baseline_ycbcr(img, n)
+    assert np.abs(got - want[..., None]).max() < 1e-5
+    # and it beats the RGB floor, which spends two thirds of the floats on copies of the grey
+    assert psnr(got, img) > dct_baseline_psnr(img, n) + 1.0
+
+
+def test_ycbcr_floor_spends_the_floats_on_chroma_when_luma_is_flat():
+    """Constant luma needs one coefficient (its DC); the other 12 N - 1 floats go to the two
+    chroma channels: kc = floor(sqrt((12 N - 1) / 2)) = 13 for N = 30 (scipy's DCT again)."""
+    from scipy.fft import dctn, idctn
+
+    from imfit.metrics import _RGB_TO_YCC, dct_baseline_ycbcr
+
+    rng = np.random.default_rng(4)
+    ycc = np.zeros((36, 44, 3))
+    ycc[..., 0] = 0.5
+    for ch in (1, 2):
+        f = np.cumsum(np.cumsum(rng.standard_normal((36, 44)), 0), 1)
+        ycc[..., ch] = 0.15 * (f - f.mean()) / np.abs(f - f.mean()).max()
+    back = np.linalg.inv(_RGB_TO_YCC)
+    img = (ycc @ back.T).astype(np.float32)
+    assert img.min() >= 0 and img.max() <= 1
+    want = ycc.copy()
+    for ch in (1, 2):
+        c = dctn(ycc[..., ch], norm="ortho")
+        c[13:, :] = 0
+        c[:, 13:] = 0
+        want[..., ch] = idctn(c, norm="ortho")
+    want = np.clip(want @ back.T, 0, 1)
+    got = dct_baseline_ycbcr(img, 30)
+    assert np.abs(got - want).max() < 1e-4

@@ -628,14 +628,16 @@ class TorchDiffusion:
 
 # -- running a preset over an image or a video --------------------------------------------------
 def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: int,
-                   engine: Any = None, progress: Callable[[int], None] | None = None) -> Any:
+                   engine: Any = None, progress: Callable[[int], None] | None = None,
+                   device: Any = "cpu") -> Any:
     """Yield output frames (float32 (H, W, 3)).
 
     One input picture: the picture itself, then the state every `every` steps up to `steps`.
     Several (a video): one output per input frame after `steps` steps, warm-started from the
     previous state (`new_frame`), so the look evolves smoothly instead of flickering.
-    `engine(preset, image)` builds the engine (default TorchDiffusion; the GL one fits too).
-    `progress(n)` is told of every few steps done (n of them), for a progress bar; steps run in
+    `engine(preset, image)` builds the engine (default TorchDiffusion on `device`, any name
+    `imfit.device.resolve` takes; the GL one fits too). `progress(n)` is told of every few
+    steps done (n of them), for a progress bar; steps run in
     chunks of at most 10 so that a bar moves even when frames are far apart.
     """
     if steps < 1:
@@ -644,7 +646,14 @@ def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: 
         raise ImfitError(f"--every must be at least 1, got {every}")
     if not frames:
         raise ImfitError("no input frames")
-    make = engine or TorchDiffusion
+    from imfit.device import resolve
+
+    dev = resolve(device)
+
+    def torch_engine(p: Preset, img: np.ndarray) -> TorchDiffusion:
+        return TorchDiffusion(p, img, device=str(dev))
+
+    make = engine or torch_engine
     eng = make(preset, frames[0])
 
     def run(n: int) -> None:

@@ -136,21 +136,21 @@ def apply_level(d: Any, wx: Any, wy: Any, x: Any, out: Any, b: Any = None) -> An
 class _TorchLevel:
     """A level's coefficients and work buffers as float32 torch tensors, (C, h, w)."""
 
-    def __init__(self, level: Level, channels: int) -> None:
+    def __init__(self, level: Level, channels: int, device: Any = None) -> None:
         import torch
 
         def t(a: np.ndarray) -> Any:
-            return torch.from_numpy(np.ascontiguousarray(a, np.float32))
+            return torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(device)
 
         h, w = level.shape
         self.h, self.w = h, w
         self.d, self.wx, self.wy = t(level.d), t(level.wx[:, :-1]), t(level.wy[:-1])
         inv = np.divide(JACOBI, level.d, out=np.zeros(level.shape), where=level.d > 0)
         self.jacobi = t(inv)
-        self.x = torch.zeros(channels, h, w)
-        self.b = torch.zeros(channels, h, w)
-        self.r = torch.zeros(channels, h, w)
-        self.rows = torch.zeros(channels, h // 2, w)  # restriction: row pairs summed first
+        self.x = torch.zeros(channels, h, w, device=device)
+        self.b = torch.zeros(channels, h, w, device=device)
+        self.r = torch.zeros(channels, h, w, device=device)
+        self.rows = torch.zeros(channels, h // 2, w, device=device)  # row pairs summed first
 
     def residual(self) -> Any:
         return apply_level(self.d, self.wx, self.wy, self.x, self.r, self.b)
@@ -172,14 +172,14 @@ class VCycle:
     runs those 20-30x slower single-threaded.
     """
 
-    def __init__(self, levels: list[Level], channels: int = 3) -> None:
+    def __init__(self, levels: list[Level], channels: int = 3, device: Any = None) -> None:
         import torch
 
-        self.levels = [_TorchLevel(lv, channels) for lv in levels[:-1]]
+        self.levels = [_TorchLevel(lv, channels, device) for lv in levels[:-1]]
         last = levels[-1]
-        self.coarsest_x = torch.zeros(channels, *last.shape)
-        self.coarsest_b = torch.zeros(channels, *last.shape)
-        self.inverse_t = torch.from_numpy(coarsest_inverse(last).T)
+        self.coarsest_x = torch.zeros(channels, *last.shape, device=device)
+        self.coarsest_b = torch.zeros(channels, *last.shape, device=device)
+        self.inverse_t = torch.from_numpy(coarsest_inverse(last).T.copy()).to(device)
 
     def __call__(self, r: Any, z: Any) -> Any:
         """z = B r for (C, h, w) tensors of level 0's (padded) shape, any float dtype."""

@@ -120,7 +120,7 @@ def poisson_system(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
 
 def solve_poisson(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_000,
              x0: np.ndarray | None = None, precondition: bool = True,
-             ) -> tuple[np.ndarray, int, float]:
+             device: Any = "cpu") -> tuple[np.ndarray, int, float]:
     """Conjugate gradients on the exact system (float64, torch), all in preallocated buffers.
 
     Returns (the whole destination with Omega solved, float32 (H, W, 3) unclipped; iterations;
@@ -128,31 +128,38 @@ def solve_poisson(system: PoissonSystem, tol: float = 1e-6, max_iter: int = 20_0
     warm-starts it, e.g. the previous drag position. Three channels run as three independent
     CGs side by side. `precondition`: one multigrid V-cycle per iteration (imfit.poisson.multigrid),
     tens of iterations instead of hundreds; False runs plain CG, its tested twin.
+    `device` is any name `imfit.device.resolve` takes: every tensor of the solve lives there
+    (float64, except on Apple's MPS, which has none: float32 there, so ask it for tol >= 1e-5).
     """
+    from imfit.device import resolve
     from imfit.native import single_thread
 
+    dev = resolve(device)
     with single_thread():
-        return _solve_cg(system, tol, max_iter, x0, precondition)
+        return _solve_cg(system, tol, max_iter, x0, precondition, dev)
 
 
 def _solve_cg(system: PoissonSystem, tol: float, max_iter: int, x0: np.ndarray | None,
-              precondition: bool) -> tuple[np.ndarray, int, float]:
+              precondition: bool, dev: Any) -> tuple[np.ndarray, int, float]:
     import torch
 
     from imfit.poisson.multigrid import VCycle, apply_level, fine_level, hierarchy
 
+    dt = torch.float32 if dev.type == "mps" else torch.float64
     fine = fine_level(system.inside, system.count)
     levels = hierarchy(fine) if precondition else [fine]
-    cycle = VCycle(levels) if precondition else None
+    cycle = VCycle(levels, device=dev) if precondition else None
     lv = levels[0]  # padded to even sides when there are coarser levels
-    d = torch.from_numpy(lv.d)
-    wx = torch.from_numpy(np.ascontiguousarray(lv.wx[:, :-1]))
-    wy = torch.from_numpy(np.ascontiguousarray(lv.wy[:-1]))
+
+    def put(a: np.ndarray) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device=dev, dtype=dt)
+
+    d, wx, wy = put(lv.d), put(lv.wx[:, :-1]), put(lv.wy[:-1])
     h, w = system.inside.shape
 
     def crop_tensor(a: np.ndarray) -> Any:  # (h, w, 3) -> (3, H, W) float64, zero padded
-        t = torch.zeros(3, *lv.shape, dtype=torch.float64)
-        t[:, :h, :w] = torch.from_numpy(np.asarray(a, np.float64)).permute(2, 0, 1)
+        t = torch.zeros(3, *lv.shape, dtype=dt, device=dev)
+        t[:, :h, :w] = put(np.asarray(a, np.float64)).permute(2, 0, 1)
         return t
 
     b = crop_tensor(system.rhs)
@@ -185,7 +192,7 @@ def _solve_cg(system: PoissonSystem, tol: float, max_iter: int, x0: np.ndarray |
         rz_new = _dots(r, z) if cycle else rr
         torch.addcmul(z, p, (rz_new / rz.clamp_min(1e-300)).view(3, 1, 1), out=p)
         rz = rz_new
-    return place(system, x[:, :h, :w].permute(1, 2, 0).numpy()), it, res
+    return place(system, x[:, :h, :w].permute(1, 2, 0).cpu().double().numpy()), it, res
 
 
 def _dots(a: Any, b: Any) -> Any:
@@ -207,13 +214,13 @@ def place(system: PoissonSystem, crop_values: np.ndarray) -> np.ndarray:
 
 def blend(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
           offset: tuple[int, int] | None = None, mixed: bool = False,
-          tol: float = 1e-6) -> np.ndarray:
+          tol: float = 1e-6, device: Any = "cpu") -> np.ndarray:
     """Seamless clone of `src` into `dst` inside `mask`: float32 (H, W, 3) in 0..1.
 
     Outside the region the destination is returned bit for bit.
     """
     system = poisson_system(src, dst, mask, offset, mixed)
-    out, _, res = solve_poisson(system, tol)
+    out, _, res = solve_poisson(system, tol, device=device)
     if not res <= tol * 10:
         raise ImfitError(f"Poisson solve did not converge (residual {res:.2e})")
     y0, x0 = system.box
@@ -225,15 +232,19 @@ def blend(src: np.ndarray, dst: np.ndarray, mask: np.ndarray,
 
 def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
                 offset: tuple[int, int] | None = None, mixed: bool = False,
-                solver: Any = None, tol: float = 1e-6) -> tuple[np.ndarray, str]:
+                solver: Any = None, tol: float = 1e-6,
+                device: Any = "cpu") -> tuple[np.ndarray, str]:
     """`imfit blend`: read the three pictures, solve, return (image, a one-line summary).
+    `device` (the torch solve's, see solve_poisson) is checked before anything is read.
 
     `solver(system) -> (image, iterations, residual)` replaces the torch solve (the GL one).
     """
     import time
 
+    from imfit.device import resolve
     from imfit.formats.images import read_image
 
+    resolve(device)  # an absent device: one line, before the pictures are read
     s, _ = read_image(src)
     d, _ = read_image(dst)
     m_rgb, m_alpha = read_image(mask)
@@ -242,7 +253,7 @@ def blend_files(src: str | Path, dst: str | Path, mask: str | Path,
         import torch  # noqa: F401 - its first import (~1 s) is not the solve's time
     t0 = time.perf_counter()
     system = poisson_system(s, d, m, offset, mixed)
-    out, iters, res = (solver or (lambda sy: solve_poisson(sy, tol)))(system)
+    out, iters, res = (solver or (lambda sy: solve_poisson(sy, tol, device=device)))(system)
     secs = time.perf_counter() - t0
     y0, x0 = system.box
     h, w = system.inside.shape
