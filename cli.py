@@ -63,6 +63,13 @@ class _Imfit(click.Group):
         _PROCESS_ENDS_WITH_COMMAND = True
         return super().__call__(*args, **kwargs)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        if _PROCESS_ENDS_WITH_COMMAND:  # a second Ctrl-C is counted, never raised
+            from imfit.formats.files import ctrl_c_once_for_process
+
+            ctrl_c_once_for_process()
+        return super().invoke(ctx)
+
 
 class UserError(click.ClickException):
     """One line on stderr, exit status 2 (like click's usage errors)."""

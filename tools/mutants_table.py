@@ -62,6 +62,7 @@ T_VIDEO = "tests/test_video.py"
 T_IMG = "tests/test_images.py"
 T_VIEW = "tests/test_viewer.py"
 T_MEAN = "tests/test_meaning.py"
+T_CTRLC = "tests/test_ctrl_c.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
 
@@ -497,4 +498,25 @@ MUTANTS: list[Mutant] = [
       "math.floor(shown / 1.25) if key",
       "math.floor(shown / 2) if key",
       "viewer [ key drops half the wavelets, not a fifth", T_VIEW),
+    # -- Ctrl-C stops a command once (tests/test_ctrl_c.py) -------------------------------------
+    M("second_ctrl_c_raised",
+      "            self.armed = False\n            raise KeyboardInterrupt\n",
+      "            raise KeyboardInterrupt\n",
+      "a second Ctrl-C while a stopped fit is saved throws its parameters away", T_CTRLC),
+    M("result_building_armed",
+      "            once.armed = False  # from here on a Ctrl-C is counted, not raised\n",
+      "",
+      "Ctrl-C while a finished fit builds its result loses the whole fit", T_CTRLC),
+    M("result_set_no_fallback",
+      "            gs = self.result_set(interrupted, step, total, seconds, measure=False)\n",
+      "            raise\n",
+      "an interrupt raised inside the PSNR render loses the parameters", T_CTRLC),
+    M("write_fit_no_retry",
+      "    for _attempt in range(2):\n",
+      "    for _attempt in range(1):\n",
+      "an interrupt raised while a fit's files are written loses them", T_CTRLC),
+    M("deferred_ignores_guard",
+      "    if isinstance(current, StopOnce):\n        armed, seen = current.armed, len(current.got)",
+      "    if False:\n        armed, seen = current.armed, len(current.got)",
+      "inside the Ctrl-C guard a commit is no longer held together", T_CTRLC),
 ]

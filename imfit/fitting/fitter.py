@@ -29,6 +29,7 @@ from imfit import validate
 from imfit.device import generator as device_generator
 from imfit.device import resolve as resolve_device
 from imfit.errors import ImfitError
+from imfit.formats.files import StopOnce, ctrl_c_once
 from imfit.formats.images import resize_area
 from imfit.metrics import psnr
 from imfit.model.gaborset import NCOL, GaborSet
@@ -106,6 +107,8 @@ class FitResult:
     psnr: float
     steps: int
     seconds: float
+    # a Ctrl-C came during the fit; `gaborset.meta["incomplete"]` says whether it cut the
+    # training short (a press while the result was built keeps the complete result)
     interrupted: bool = False
     history: list[tuple[int, float]] = field(default_factory=list)
 
@@ -423,7 +426,18 @@ class Fitter:
             snapshot_every: int = 10) -> FitResult:
         """Optimise; `progress` every 10 steps, `snapshot` (e.g. a live viewer) every
         `snapshot_every` steps. Ctrl-C (KeyboardInterrupt) ends early and keeps the latest
-        parameters, marked incomplete."""
+        parameters, marked incomplete.
+
+        Ctrl-C stops the training steps once (`ctrl_c_once`): a second press, typically 20-50 ms
+        after the first, is only counted while the result is built, so it can never throw the
+        trained parameters away; it shows as `interrupted` with `meta["incomplete"]` telling
+        whether training was cut short. A KeyboardInterrupt raised inside the result building
+        itself (not a signal) still keeps the parameters, without the PSNR render."""
+        with ctrl_c_once() as once:
+            return self._run(once, progress, snapshot, snapshot_every)
+
+    def _run(self, once: StopOnce, progress: Progress | None, snapshot: Snapshot | None,
+             snapshot_every: int) -> FitResult:
         s = self.s
         sched = s.schedule(self.height)
         if self.warm:
@@ -435,6 +449,7 @@ class Fitter:
         interrupted = False
         last_psnr = float("nan")
         try:
+            once.armed = True
             for stage, (h, steps) in enumerate(sched):
                 target, wt, view = self._scaled(h)
                 px = view.scale
@@ -524,11 +539,18 @@ class Fitter:
             if s.solve_every:
                 target, wt, view = self._scaled(self.height)
                 self.solve_colours(target, wt, view, iters=10)
+            once.armed = False  # from here on a Ctrl-C is counted, not raised
         except KeyboardInterrupt:
             interrupted = True
-        gs = self.result_set(interrupted, step, total, time.time() - t0)
+        once.armed = False
+        seconds = time.time() - t0
+        try:
+            gs = self.result_set(interrupted, step, total, seconds)
+        except KeyboardInterrupt:  # raised, not signalled: keep the parameters, skip the PSNR
+            gs = self.result_set(interrupted, step, total, seconds, measure=False)
+            once.got.append(2)
         return FitResult(gs, float(gs.meta.get("psnr") or float("nan")), step,
-                         time.time() - t0, interrupted, history)
+                         time.time() - t0, interrupted or bool(once.got), history)
 
     def _bin(self, geom: torch.Tensor, view: View) -> Pairs:
         """(wavelet, tile) pairs for this step. Exact on the CPU; on a GPU a fixed-capacity
@@ -570,13 +592,17 @@ class Fitter:
             p.theta[idx] += t * torch.randn(len(idx), generator=self.gen, device=dev)
             p.log_sg[idx] += t * 0.2 * torch.randn(len(idx), 2, generator=self.gen, device=dev)
 
-    def result_set(self, interrupted: bool, step: int, total: int, seconds: float) -> GaborSet:
-        """The current parameters in physical units, with fit metadata (PSNR at the fitted size)."""
+    def result_set(self, interrupted: bool, step: int, total: int, seconds: float,
+                   measure: bool = True) -> GaborSet:
+        """The current parameters in physical units, with fit metadata (PSNR at the fitted size,
+        unless not `measure`: then `psnr` is None)."""
         meta = dict(self.meta)
         meta.update({"settings": asdict(self.s), "steps": step, "steps_planned": total,
                      "seconds": round(seconds, 2), "seed": self.s.seed,
                      "incomplete": bool(interrupted)})
         gs = self.params.to_gaborset(self.width, self.height, meta)
+        if not measure:
+            return gs.replace(meta={**meta, "psnr": None})
         from imfit.renderers.gabor import render
 
         img = render(gs, self.width, self.height, device=self.device)
