@@ -519,4 +519,17 @@ MUTANTS: list[Mutant] = [
       "    if isinstance(current, StopOnce):\n        armed, seen = current.armed, len(current.got)",
       "    if False:\n        armed, seen = current.armed, len(current.got)",
       "inside the Ctrl-C guard a commit is no longer held together", T_CTRLC),
+    # -- 16-bit colour PNG (tests/test_images.py) ------------------------------------------------
+    M("png16_through_pillow",
+      "return im.format == \"PNG\" and bool(im.tile) and im.tile[0].args in _PNG16_RAWMODES",
+      "return False",
+      "16-bit RGB(A) PNGs are read at 8 bits", T_IMG),
+    M("png16_orient_6_is_8",
+      "        6: lambda x: np.rot90(x, -1),  # ROTATE_270",
+      "        6: lambda x: np.rot90(x, 1),  # ROTATE_270",
+      "a 16-bit PNG with EXIF orientation 6 is turned the wrong way", T_IMG),
+    M("png16_alpha_is_grey",
+      "        return np.repeat(f[..., :1], 3, -1), f[..., 1]\n",
+      "        return np.repeat(f[..., 1:], 3, -1), f[..., 0]\n",
+      "16-bit grey+alpha PNG: grey and alpha swapped", T_IMG),
 ]
