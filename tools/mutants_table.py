@@ -392,8 +392,8 @@ MUTANTS: list[Mutant] = [
       "return (np.clip(img, 0, 1) * 255).astype(np.uint8)",
       "8-bit output truncates instead of rounding", T_IMG, T_VIDEO),
     M("gif_duration_tenth",
-      "duration=max(20, round(1000 / fps))",
-      "duration=max(20, round(100 / fps))",
+      "self.delay = max(2, round(100 / fps))",
+      "self.delay = max(2, round(10 / fps))",
       "GIF frames play 10x too fast", T_VIDEO),
     M("mp4_fixed_fps",
       "rate = Fraction(self.fps).limit_denominator()",
@@ -516,7 +516,8 @@ MUTANTS: list[Mutant] = [
       "    for _attempt in range(1):\n",
       "an interrupt raised while a fit's files are written loses them", T_CTRLC),
     M("deferred_ignores_guard",
-      "    if isinstance(current, StopOnce):\n        armed, seen = current.armed, len(current.got)",
+      "    if isinstance(current, StopOnce):\n"
+      "        armed, seen = current.armed, len(current.got)",
       "    if False:\n        armed, seen = current.armed, len(current.got)",
       "inside the Ctrl-C guard a commit is no longer held together", T_CTRLC),
     # -- 16-bit colour PNG (tests/test_images.py) ------------------------------------------------
@@ -532,4 +533,22 @@ MUTANTS: list[Mutant] = [
       "        return np.repeat(f[..., :1], 3, -1), f[..., 1]\n",
       "        return np.repeat(f[..., 1:], 3, -1), f[..., 0]\n",
       "16-bit grey+alpha PNG: grey and alpha swapped", T_IMG),
+    # -- GIFs are streamed (tests/test_video.py) -------------------------------------------------
+    M("gif_holds_frames",
+      "        block = _gif_frame(img, self.delay)  # may be interrupted: nothing written yet\n",
+      "        block = _gif_frame(img, self.delay)  # may be interrupted: nothing written yet\n"
+      "        self.__dict__.setdefault(\"_held\", []).append(img.copy())\n",
+      "the GIF writer keeps every frame in memory until the end", T_VIDEO),
+    M("gif_global_palette_bits",
+      "    desc[9] = (desc[9] & 0x40) | 0x80 | bits  # keep interlacing; the palette goes local",
+      "    desc[9] = (desc[9] & 0x40) | 0x80 | 7  # keep interlacing; the palette goes local",
+      "each GIF frame's colour table is declared 256 long whatever its size", T_VIDEO),
+    M("gif_no_truncate",
+      "            os.ftruncate(f.fileno(), start)\n            f.seek(start)\n",
+      "",
+      "a Ctrl-C inside a GIF frame write leaves half a frame in the file", T_VIDEO),
+    M("gif_drops_interlace",
+      "    desc[9] = (desc[9] & 0x40) | 0x80 | bits  # keep interlacing; the palette goes local",
+      "    desc[9] = 0x80 | bits  # keep interlacing; the palette goes local",
+      "GIF frames Pillow interlaced are declared progressive (rows scrambled)", T_VIDEO),
 ]

@@ -2,8 +2,9 @@
 here and turned into one readable line.
 
 Images become float32 (H, W, 3) arrays in 0..1: grayscale is replicated, 16-bit keeps its
-precision (16-bit colour PNGs through pypng, which Pillow reads at 8 bits), palette images are expanded, EXIF orientation is applied, alpha is either composited
-on a background or returned as a weight map.
+precision (16-bit colour PNGs through pypng, which Pillow reads at 8 bits), palette images are
+expanded, EXIF orientation is applied, alpha is either composited on a background or returned
+as a weight map.
 """
 
 from __future__ import annotations
