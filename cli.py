@@ -64,11 +64,18 @@ class _Imfit(click.Group):
         return super().__call__(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
         if _PROCESS_ENDS_WITH_COMMAND:  # a second Ctrl-C is counted, never raised
             from imfit.formats.files import ctrl_c_once_for_process
 
             ctrl_c_once_for_process()
-        return super().invoke(ctx)
+        with warnings.catch_warnings():
+            # numpy's and torch's floating-point RuntimeWarnings (overflow in a cast, 0/0)
+            # would print before the one Error line; every value they flag is checked where it
+            # matters and refused in that line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return super().invoke(ctx)
 
 
 class UserError(click.ClickException):

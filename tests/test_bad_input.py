@@ -443,3 +443,52 @@ def test_exporters_read_rejects_unknown_suffix_in_one_line(tmp_path):
     p.write_text("x")
     with pytest.raises(ImfitError, match="cannot import"):
         exporters.read(p)
+
+
+# -- RuntimeWarning lines before the Error line (issue 12, "Smaller") --------------------------
+WARNING_TRIGGERS = [  # each made numpy print "RuntimeWarning: overflow encountered in cast"
+    ["edit", "{fit}", "scale:size=1e300", "-o", "{tmp}/e.gabor.json"],
+    ["edit", "{fit}", "translate:dx=1e308", "-o", "{tmp}/e.gabor.json"],
+    ["render", "{fit}", "-o", "{tmp}/r.gif", "--frames", "2", "--animate", "phase=1e300"],
+    ["sheet", "{fit}", "-o", "{tmp}/s.png", "--param", "scale.size", "--range", "1e300,1e308"],
+]
+
+
+def test_known_warning_triggers_print_one_error_line(fit, tmp_path):
+    """The real program (warnings on, as a user has them): exactly one line, `Error: ...`."""
+    for args in WARNING_TRIGGERS:
+        args = [a.format(fit=fit, tmp=tmp_path) for a in args]
+        r = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:"), (args, r.stderr)
+
+
+def test_the_cli_silences_runtime_warnings_on_the_way_to_the_error(fit, tmp_path,
+                                                                   monkeypatch):
+    """Whatever floating-point warning a library step emits before it refuses the input, the
+    command says only its one line (the boundary filter, not each source)."""
+    import warnings
+
+    import imfit.edit.syntax as syntax
+
+    def parse(*a, **k):
+        np.float32(1e300)  # numpy: RuntimeWarning: overflow encountered in cast
+        np.log(np.zeros(1))  # divide by zero
+        raise ImfitError("bad op")
+
+    monkeypatch.setattr(syntax, "parse_ops", parse)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(cli.main, ["edit", str(fit), "x", "-o", str(tmp_path / "e.json")])
+    assert r.exit_code == 2 and "bad op" in r.stderr
+    assert not [w for w in seen if issubclass(w.category, RuntimeWarning)], seen
+    with warnings.catch_warnings(record=True) as seen:  # outside a command: left alone
+        warnings.simplefilter("always")
+        np.float32(1e300)
+    assert any(issubclass(w.category, RuntimeWarning) for w in seen)
+
+
+def test_a_diverging_fit_stops_in_one_line(photo, tmp_path):
+    refused("fit", photo, "-o", tmp_path / "o", "--global-lr", "1e30", expect="--global-lr")

@@ -684,4 +684,15 @@ MUTANTS: list[Mutant] = [
       "size=np.array([gs.width, gs.height], np.int32),",
       "size=np.array([gs.height, gs.width], np.int32),",
       "the .npz export stores the size as height, width", *T_IMP),
+    # -- one line, no warning before it (tests/test_bad_input.py) --------------------------------
+    M("cli_shows_runtime_warnings",
+      "            warnings.simplefilter(\"ignore\", RuntimeWarning)\n",
+      "            pass\n",
+      "numpy's RuntimeWarning lines print before a command's Error line",
+      "tests/test_bad_input.py::test_the_cli_silences_runtime_warnings_on_the_way_to_the_error"),
+    M("fit_lr_unbounded",
+      "if not (0 < self.global_lr <= MAX_LR):",
+      "if not (0 < self.global_lr):",
+      "fit --global-lr 1e30 trains to NaN and fails only after the work",
+      "tests/test_bad_input.py::test_a_diverging_fit_stops_in_one_line"),
 ]

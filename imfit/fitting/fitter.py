@@ -36,6 +36,9 @@ from imfit.model.gaborset import NCOL, GaborSet
 from imfit.renderers.gabor import Pairs, View, bin_tiles, render_tiled_coef, use_fused
 from imfit.validate import MAX_FIT_SIDE
 
+# learning rates above this make Adam's first steps throw the wavelets out of the picture
+MAX_LR = 1.0
+
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
 
@@ -79,8 +82,8 @@ class FitSettings:
             raise ImfitError(f"--num-gabors {self.num_gabors} is too large (at most 1000000)")
         if not (self.iter_multiple > 0 and math.isfinite(self.iter_multiple)):
             raise ImfitError(f"--iter-multiple must be positive, got {self.iter_multiple}")
-        if not (self.global_lr > 0 and math.isfinite(self.global_lr)):
-            raise ImfitError(f"--global-lr must be positive, got {self.global_lr}")
+        if not (0 < self.global_lr <= MAX_LR):  # Adam steps this far diverge at once
+            raise ImfitError(f"--global-lr must be in (0, {MAX_LR:g}], got {self.global_lr}")
         if not (0 < self.gamma <= 1):
             raise ImfitError(f"--gamma must be in (0, 1], got {self.gamma}")
         for name in ("l1", "gradient", "sobel", "mutation_scale"):
@@ -497,6 +500,9 @@ class Fitter:
                         else:
                             values = torch.stack(pending).tolist()
                         pending = []
+                        if not all(math.isfinite(lv) for lv in values):
+                            raise ImfitError("the fit diverged (the loss is not a number); "
+                                             "try a smaller --global-lr")
                         self._check_capacity(view)
                         for lv in values:
                             if lv < best * 0.9999:
