@@ -38,6 +38,10 @@ from imfit.validate import MAX_FIT_SIDE
 
 # learning rates above this make Adam's first steps throw the wavelets out of the picture
 MAX_LR = 1.0
+# 4096 halved 12 times is 1 pixel: coarser scales do not exist (and each adds steps)
+MAX_RESCALES = 12
+# steps a fit may plan: about a day at 10 steps/s; more is a typo, not a fit
+MAX_STEPS = 1_000_000
 
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -71,8 +75,8 @@ class FitSettings:
             if getattr(self, name) < 1:
                 raise ImfitError(f"--{name.replace('_', '-')} must be at least 1, "
                                  f"got {getattr(self, name)}")
-        if self.rescales < 0:
-            raise ImfitError(f"--rescales must be 0 or more, got {self.rescales}")
+        if not 0 <= self.rescales <= MAX_RESCALES:
+            raise ImfitError(f"--rescales must be 0..{MAX_RESCALES}, got {self.rescales}")
         if self.size < 8:
             raise ImfitError(f"--size must be at least 8 pixels, got {self.size}")
         if self.size > MAX_FIT_SIDE:  # beyond it torch.multinomial cannot place wavelets
@@ -90,6 +94,10 @@ class FitSettings:
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
                 raise ImfitError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
+        planned = sum(st for _, st in self.schedule(self.size))
+        if planned > MAX_STEPS:
+            raise ImfitError(f"this fit plans {planned:.3g} steps (--iterations x --rescales x "
+                             f"--iter-multiple); at most {MAX_STEPS:g}")
         resolve_device(self.device)  # an absent device fails here, before any work
 
     def schedule(self, height: int) -> list[tuple[int, int]]:
@@ -99,7 +107,7 @@ class FitSettings:
         for a in range(self.rescales):
             k = self.rescales - a
             h = max(8, round(height / 2**k))
-            out.append((h, int(self.iterations * k * self.iter_multiple)))
+            out.append((h, int(min(self.iterations * k * self.iter_multiple, 2.0**62))))
         out.append((height, self.iterations))
         return [(h, s) for h, s in out if s > 0]
 
