@@ -420,7 +420,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     from imfit.edit.syntax import edit_with_history, parse_ops
     from imfit.edit.syntax import list_ops as ops_text
     from imfit.errors import ImfitError
-    from imfit.formats.files import check_output_file
+    from imfit.formats.gabor_json import check_fit_output
 
     if list_ops:
         click.echo(ops_text())
@@ -430,7 +430,7 @@ def edit_cmd(fit_path: Path | None, ops: tuple[str, ...], output: Path | None, l
     if not ops:
         raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
     chain = parse_ops(ops)  # all parsed before any work, so a typo never half-runs
-    check_output_file(output, force)
+    check_fit_output(output, force)
     gs = imfit.load(fit_path)
     out = edit_with_history(gs, chain)
     imfit.save(out, output, overwrite=force)

@@ -9,6 +9,7 @@ as a weight map.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -22,11 +23,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imfit.errors import ImfitError
-from imfit.formats.files import atomic_write, check_output_file
+from imfit.formats.files import atomic_write, check_output_file, open_input
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
 MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything
 MIN_SIDE = 4
+# what a pipe or device may give as one picture (a regular file is limited by MAX_PIXELS)
+MAX_STREAM_BYTES = 512 << 20
 
 
 def _check_file(path: Path) -> None:
@@ -45,13 +48,22 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
     try:
         with warnings.catch_warnings(), _pillow_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            src: Path | io.BytesIO = path
+            if not path.is_file():  # a pipe or a device: read once (capped), decode from memory
+                with open_input(path) as fp:
+                    src = io.BytesIO(fp.read(MAX_STREAM_BYTES + 1))
+                if len(src.getbuffer()) > MAX_STREAM_BYTES:
+                    raise ImfitError(f"{path}: more than {MAX_STREAM_BYTES >> 20} MB from a "
+                                     "pipe or device; not a picture imfit reads")
+            with Image.open(src) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ImfitError(f"{path}: image is {w}x{h}, larger than the "
                                      f"{MAX_PIXELS // 1_000_000} megapixel limit")
                 if _png16_colour(im):
-                    return _read_png16(path, im.getexif().get(_ORIENTATION, 1))
+                    if isinstance(src, io.BytesIO):
+                        src.seek(0)
+                    return _read_png16(src, path, im.getexif().get(_ORIENTATION, 1))
                 im = ImageOps.exif_transpose(im)
                 im.load()
                 return _to_float(im)
@@ -76,12 +88,14 @@ def _png16_colour(im: Image.Image) -> bool:
     return im.format == "PNG" and bool(im.tile) and im.tile[0].args in _PNG16_RAWMODES
 
 
-def _read_png16(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_png16(src: Path | io.BytesIO, path: Path, orientation: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
     """A 16-bit colour PNG -> (rgb, alpha) in 0..1, value / 65535, EXIF orientation applied."""
     import png
 
     try:
-        reader = png.Reader(filename=str(path))
+        reader = png.Reader(file=src) if isinstance(src, io.BytesIO) \
+            else png.Reader(filename=str(src))
         w, h, rows, info = reader.read()  # raw samples: no sBIT rescaling, unlike asDirect
         planes = int(info["planes"])
         a = np.empty((h, w * planes), np.uint16)

@@ -118,12 +118,21 @@ class _Mp4:
         import imageio_ffmpeg
 
         rate = Fraction(self.fps).limit_denominator()
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+        try:
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except RuntimeError as e:  # no bundled binary and none on PATH
+            raise ImfitError(f"no ffmpeg to write {self.path} ({e}); write .gif or a folder "
+                             "of PNGs instead") from None
+        cmd = [exe, "-y", "-nostdin", "-v", "error",
                "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}", "-pix_fmt", "rgb24",
                "-r", str(rate), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
                "-crf", "10", "-f", "mp4", str(self.tmp)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=self.log, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=self.log, start_new_session=True)
+        except OSError as e:  # IMAGEIO_FFMPEG_EXE names a missing or non-executable file
+            raise ImfitError(f"cannot run ffmpeg {cmd[0]} ({e.strerror or e}); "
+                             f"{_unchanged(self.path)}") from None
         self.size = (w, h)
 
     def add(self, img: np.ndarray) -> None:
