@@ -58,3 +58,14 @@ def test_validators_hold_their_stated_bounds():
     assert image_size(MAX_SIDE, MAX_PIXELS // MAX_SIDE) == (MAX_SIDE, MAX_PIXELS // MAX_SIDE)
     with pytest.raises(ImfitError, match="too large"):
         image_size(MAX_SIDE, MAX_SIDE)  # each side allowed, the pixel count not
+
+
+def test_new_black_counts_a_source_bright_in_any_one_channel():
+    """Pure red turned black is new black (its red was bright); black that was dark blue
+    (every channel below 0.15) is not."""
+    from imfit.metrics import black_fraction
+
+    src = np.zeros((2, 2, 3))
+    src[0] = (1.0, 0.0, 0.0)  # top row red
+    src[1] = (0.0, 0.0, 0.1)  # bottom row near-black blue
+    assert black_fraction(np.zeros((2, 2, 3)), src) == pytest.approx(0.5)

@@ -623,7 +623,7 @@ MUTANTS: list[Mutant] = [
     M("black_fraction_any_channel",
       "(s.max(-1) >= BLACK_SOURCE)",
       "(s.min(-1) >= BLACK_SOURCE)",
-      "new black counts only where every source channel was bright", T_LOOK),
+      "new black counts only where every source channel was bright", T_METRIC, T_LOOK),
     # -- validate ---------------------------------------------------------------------------------
     M("number_lo_open_closed",
       "low_bad = lo is not None and (v <= lo if lo_open else v < lo)",
