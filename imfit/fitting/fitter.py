@@ -553,10 +553,12 @@ class Fitter:
             if s.solve_every:
                 target, wt, view = self._scaled(self.height)
                 self.solve_colours(target, wt, view, iters=10)
-            once.armed = False  # from here on a Ctrl-C is counted, not raised
+            # from here on a Ctrl-C is counted, not raised; a press before this line is still
+            # inside the try (caught below), and the press that lands there disarmed the
+            # guard itself: no moment is left where one could escape
+            once.armed = False
         except KeyboardInterrupt:
             interrupted = True
-        once.armed = False
         seconds = time.time() - t0
         try:
             gs = self.result_set(interrupted, step, total, seconds)
