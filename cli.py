@@ -62,6 +62,20 @@ class _Imfit(click.Group):
         _PROCESS_ENDS_WITH_COMMAND = True
         return super().__call__(*args, **kwargs)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
+        if _PROCESS_ENDS_WITH_COMMAND:  # a second Ctrl-C is counted, never raised
+            from imfit.formats.files import ctrl_c_once_for_process
+
+            ctrl_c_once_for_process()
+        with warnings.catch_warnings():
+            # numpy's and torch's floating-point RuntimeWarnings (overflow in a cast, 0/0)
+            # would print before the one Error line; every value they flag is checked where it
+            # matters and refused in that line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return super().invoke(ctx)
+
 
 class UserError(click.ClickException):
     """One line on stderr, exit status 2 (like click's usage errors)."""

@@ -285,14 +285,13 @@ def edit_file(fit_path: PathLike, ops: Sequence[str], output: PathLike,
     the ops appended to its edit history (`meta["edits"]`, one list of op texts whoever wrote
     it). All ops are parsed before any work, so a typo never half-runs."""
     from imfit.edit.syntax import edit_with_history, parse_ops
-    from imfit.formats.files import check_output_file
-    from imfit.formats.gabor_json import save
+    from imfit.formats.gabor_json import check_fit_output, save
     from imfit.formats.readers import read
 
     if not ops:
         raise ImfitError("no edit ops given; `imfit edit --list-ops` lists them")
     chain = parse_ops(ops)
-    check_output_file(output, force)
+    check_fit_output(output, force)  # a .gabor.json, never JSON in a .png
     gs = read(fit_path)
     out = edit_with_history(gs, chain)
     save(out, output, overwrite=force)

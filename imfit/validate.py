@@ -24,9 +24,6 @@ MAX_PIXELS = 64_000_000
 MAX_FIT_SIDE = 4096
 # About 55 minutes at 30 fps; enough for any animation, and far below "runs for a week".
 MAX_FRAMES = 100_000
-# Pillow writes a GIF only once it holds every frame (RGB, 3 bytes a pixel): the frames of one
-# GIF may take this much memory. Longer animations go to .mp4 or a folder of PNGs.
-MAX_GIF_BYTES = 1 << 30
 # Frame rates: a GIF frame lasts at most 655.35 s (a 16-bit count of 1/100 s) and ffmpeg
 # refuses time bases much finer than 1/1000 s.
 MIN_FPS, MAX_FPS = 0.01, 1000.0
@@ -106,15 +103,11 @@ def fps(value: Any, name: str = "frame rate") -> float:
 
 
 def frames_output(path: Path, frames: int, width: int, height: int) -> None:
-    """Refuse, before any frame is made, an animation the writer for `path` cannot hold."""
+    """Refuse, before any frame is made, an animation no writer should make. Every writer
+    streams (ffmpeg's pipe, a GIF frame by frame, PNG files), so memory sets no limit; the
+    frame count and the frame size do."""
     frame_count(frames)
     image_size(width, height, "frame size")
-    need = frames * width * height * 3
-    if path.suffix.lower() == ".gif" and need > MAX_GIF_BYTES:
-        most = max(1, MAX_GIF_BYTES // (width * height * 3))
-        raise ImfitError(f"{path}: a GIF is held in memory until it is written; {frames} frames "
-                         f"of {width}x{height} need {need / 2**30:.1f} GB (at most {most} frames "
-                         f"at this size); write .mp4 or a folder of PNGs instead")
 
 
 def rgb(value: Any, name: str = "colour") -> tuple[float, float, float]:
@@ -145,6 +138,6 @@ def _short(value: Any) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-__all__ = ["MAX_FIT_SIDE", "MAX_FRAMES", "MAX_GIF_BYTES", "MAX_MORPH_WAVELETS", "MAX_PIXELS",
+__all__ = ["MAX_FIT_SIDE", "MAX_FRAMES", "MAX_MORPH_WAVELETS", "MAX_PIXELS",
            "MAX_SIDE", "MAX_WAVELETS", "fps", "frame_count", "frames_output", "image_size",
            "number", "point", "rgb", "seed", "whole"]

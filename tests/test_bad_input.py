@@ -86,7 +86,7 @@ def test_fit_options_refused_before_work(photo, tmp_path, args, expect):
     (["--frames", "1000000000"], "o.mp4", "--frames must be at most"),
     (["--frames", "3", "--fps", "1e-6"], "o.gif", "--fps"),
     (["--frames", "3", "--fps", "inf"], "o.mp4", "--fps"),
-    (["--frames", "100000"], "o.gif", "GIF"),
+    (["--frames", "100001"], "o.gif", "--frames must be at most"),
 ])
 def test_render_options(fit, tmp_path, args, out, expect):
     refused("render", fit, "-o", tmp_path / out, "--size", "512x512", *args, expect=expect)
@@ -162,8 +162,8 @@ def test_negative_seeds(fit, tmp_path):
 def test_morph_limits(fit, tmp_path):
     refused("morph", fit, fit, "-o", tmp_path / "m.mp4", "--frames", "1000000000",
             expect="--frames")
-    refused("morph", fit, fit, "-o", tmp_path / "m.gif", "--frames", "50000", "--bounce",
-            "--size", "512x512", expect="GIF")
+    refused("morph", fit, fit, "-o", tmp_path / "m.gif", "--frames", "60000", "--bounce",
+            "--size", "512x512", expect="frame count must be at most")
     refused("morph", fit, fit, "-o", tmp_path / "m.mp4", "--frames", "60000", "--bounce",
             expect="frame count must be at most")
 
@@ -461,3 +461,127 @@ def test_exporters_read_rejects_unknown_suffix_in_one_line(tmp_path):
     p.write_text("x")
     with pytest.raises(ImfitError, match="cannot import"):
         exporters.read(p)
+
+
+# -- RuntimeWarning lines before the Error line (issue 12, "Smaller") --------------------------
+WARNING_TRIGGERS = [  # each made numpy print "RuntimeWarning: overflow encountered in cast"
+    ["edit", "{fit}", "scale:size=1e300", "-o", "{tmp}/e.gabor.json"],
+    ["edit", "{fit}", "translate:dx=1e308", "-o", "{tmp}/e.gabor.json"],
+    ["render", "{fit}", "-o", "{tmp}/r.gif", "--frames", "2", "--animate", "phase=1e300"],
+    ["sheet", "{fit}", "-o", "{tmp}/s.png", "--param", "scale.size", "--range", "1e300,1e308"],
+]
+
+
+def test_known_warning_triggers_print_one_error_line(fit, tmp_path):
+    """The real program (warnings on, as a user has them): exactly one line, `Error: ...`."""
+    for args in WARNING_TRIGGERS:
+        args = [a.format(fit=fit, tmp=tmp_path) for a in args]
+        r = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:"), (args, r.stderr)
+
+
+def test_the_cli_silences_runtime_warnings_on_the_way_to_the_error(fit, tmp_path,
+                                                                   monkeypatch):
+    """Whatever floating-point warning a library step emits before it refuses the input, the
+    command says only its one line (the boundary filter, not each source)."""
+    import warnings
+
+    import imfit.edit.syntax as syntax
+
+    def parse(*a, **k):
+        np.float32(1e300)  # numpy: RuntimeWarning: overflow encountered in cast
+        np.log(np.zeros(1))  # divide by zero
+        raise ImfitError("bad op")
+
+    monkeypatch.setattr(syntax, "parse_ops", parse)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(cli.main, ["edit", str(fit), "x", "-o", str(tmp_path / "e.json")])
+    assert r.exit_code == 2 and "bad op" in r.stderr
+    assert not [w for w in seen if issubclass(w.category, RuntimeWarning)], seen
+    with warnings.catch_warnings(record=True) as seen:  # outside a command: left alone
+        warnings.simplefilter("always")
+        np.float32(1e300)
+    assert any(issubclass(w.category, RuntimeWarning) for w in seen)
+
+
+def test_a_diverging_fit_stops_in_one_line(photo, tmp_path):
+    refused("fit", photo, "-o", tmp_path / "o", "--global-lr", "1e30", expect="--global-lr")
+
+
+# -- the second hostile pass (issue 12, 252 more cases): what it found -------------------------
+def _real(args: list[object], cwd: Path, env: dict[str, str] | None = None,
+          timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})"
+                           "; import cli; cli.main()", *[str(a) for a in args]], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def test_a_fifo_nobody_writes_to_is_refused_not_waited_on(tmp_path, fit):
+    """`mkfifo x; imfit fit x` used to wait forever (open blocks for a writer)."""
+    os.mkfifo(tmp_path / "in.png")
+    os.mkfifo(tmp_path / "in.gabor.json")
+    for args, expect in [(["fit", "in.png", "-o", "o"], "not an image"),
+                         (["diffuse", "in.png", "-o", "d.gif", "--steps", "2"], "not an image"),
+                         (["render", "in.gabor.json", "-o", "r.png"], "in.gabor.json")]:
+        r = _real(args, tmp_path)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and expect in lines[0], (args, r.stderr)
+
+
+def test_a_pipe_with_a_writer_is_still_read(tmp_path, photo):
+    """A pipe that has a writer (`imfit fit <(cat photo.png)`: /dev/fd/N) is read as usual."""
+    import threading
+
+    from imfit.formats.images import read_image
+
+    r, w = os.pipe()
+    data = photo.read_bytes()
+
+    def write() -> None:
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+
+    t = threading.Thread(target=write)
+    t.start()
+    try:
+        rgb, _ = read_image(f"/dev/fd/{r}")
+    finally:
+        t.join(timeout=30)
+        os.close(r)
+    np.testing.assert_allclose(rgb, read_image(photo)[0])
+
+
+@pytest.mark.parametrize("text", ["null", "5", "\"fit\"", "true"])
+def test_a_json_file_holding_a_bare_value_is_one_line(tmp_path, text):
+    p = tmp_path / "a.gabor.json"
+    p.write_text(text)
+    refused("render", p, "-o", tmp_path / "r.png", expect="not an imfit .gabor.json")
+
+
+def test_no_ffmpeg_is_one_line_and_writes_nothing(tmp_path, fit):
+    r = _real(["render", fit, "-o", tmp_path / "v.mp4", "--frames", "2"], tmp_path,
+              env={"IMAGEIO_FFMPEG_EXE": str(tmp_path / "no-ffmpeg-here")})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot run ffmpeg" in lines[0], r.stderr
+    assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob(".v.mp4*"))
+
+
+def test_edit_writes_a_fit_only_under_a_json_name(fit, tmp_path):
+    refused("edit", fit, "scale:size=2", "-o", tmp_path / "e.png", expect="a fit is written as")
+    assert not (tmp_path / "e.png").exists()
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--rescales", "99"], "--rescales must be 0..12"),
+    (["--iterations", "1000000000"], "plans"),
+    (["--iter-multiple", "1e308"], "plans"),
+])
+def test_fits_that_would_never_end_are_refused_at_once(photo, tmp_path, args, expect):
+    refused("fit", photo, "-o", tmp_path / "o", *args, expect=expect)

@@ -15,8 +15,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -313,16 +311,9 @@ def test_ctrl_c_inside_pillow_save_keeps_the_frames(tmp_path, monkeypatch, name)
 
     monkeypatch.setattr(Image.Image, "save", save)
     out = tmp_path / name
-    if name == "a.gif":  # one save for all frames: it is the finishing step, done in full
-        calls.extend([1, 1, 1])
-        with pytest.raises(Interrupted) as e:
-            write_frames(frames(6), out)
-        assert e.value.written == 6 and "all 6 frames" in e.value.message
-        assert len(read_frames(out)) == 6
-    else:
-        with pytest.raises(Interrupted) as e:
-            write_frames(frames(6), out)
-        assert e.value.written == 3 and len(read_frames(out)) == 3
+    with pytest.raises(Interrupted) as e:  # every frame is its own save: the 4th is lost
+        write_frames(frames(6), out)
+    assert e.value.written == 3 and len(read_frames(out)) == 3
     assert not [p for p in tmp_path.rglob(".*")]  # no temps left
 
 
@@ -511,38 +502,3 @@ def test_sigint_while_files_go_in_place_completes_the_set(tmp_path, monkeypatch)
             tx.commit()
     assert {p: p.read_bytes() for p in files} == files  # all new, none old
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in files)
-
-
-# 0.4 s: the second Ctrl-C lands while the outputs are written. A 30 ms delay (inside the
-# fitter's result building) is timing-dependent on a loaded machine and stays out of the suite.
-@pytest.mark.parametrize("delay", [0.4])
-def test_double_ctrl_c_on_a_real_fit(tmp_path, delay, assets):
-    """Two SIGINTs to a real `imfit fit`: exit 130, one line, no traceback (torch's exit
-    handlers), and either no outputs or all three complete."""
-    out = tmp_path / "o"
-    p = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "fit",
-                          str(assets / "chelsea.png"), "-o", str(out), "--size", "24",
-                          "--num-gabors", "16", "--iterations", "100000", "--rescales", "0"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    deadline = time.monotonic() + 120
-    while b"PSNR" not in seen and time.monotonic() < deadline:
-        seen += os.read(p.stderr.fileno(), 4096)  # the fit is training
-    p.send_signal(signal.SIGINT)
-    time.sleep(delay)
-    p.send_signal(signal.SIGINT)
-    o, e = p.communicate(timeout=120)
-    err = (seen + e).decode()
-    assert p.returncode == 130, err[-2000:]
-    assert "Traceback" not in err and "Exception ignored" not in err, err[-2000:]
-    names = sorted(x.name for x in out.iterdir()) if out.exists() else []
-    assert names in ([], ["chelsea.gabor.json", "chelsea.png", "chelsea.txt"]), names
-    if names:
-        gs = imfit.load(out / "chelsea.gabor.json")
-        assert len(gs) == 16 and gs.meta["incomplete"] is True
-        assert len((out / "chelsea.txt").read_text().splitlines()) == 16
-        png = imfit.formats.images.read_image(out / "chelsea.png")[0]
-        assert png.shape == (gs.height, gs.width, 3)
-        assert "INTERRUPTED, latest parameters" in o.decode()
-    else:  # the second Ctrl-C came while the fit was still making its result
-        assert "earlier files are as they were" in err, err[-2000:]

@@ -174,3 +174,30 @@ def test_animate_frames_show_the_asked_view(fits, tmp_path):
     plain = imfit.render(a)
     assert np.abs(first - want).max() < 2 / 255
     assert np.abs(first - plain).max() > 0.05  # the view is not the fitted frame
+def test_sheet_values_are_evenly_or_geometrically_spaced():
+    from imfit.edit.sheet import sweep_values
+
+    assert sweep_values(1, 100, 3, log=True) == [1.0, 10.0, 100.0]
+    assert sweep_values(0, 1, 5) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_contact_sheet_lays_five_cells_three_wide():
+    """About square: 5 cells go 3 wide and 2 high; each cell shows its own render where the
+    layout (gap, cell, label strip) puts it."""
+    from imfit.edit.sheet import LABEL_H, contact_sheet
+
+    greys = [0.2, 0.35, 0.5, 0.65, 0.8]
+    cells = [(f"c{i}", GaborSet(random_params(1), 8, 8, (g, g, g)))
+             for i, g in enumerate(greys)]
+
+    def render(gs, w, h):
+        return np.full((h, w, 3), gs.bias[0], np.float32)
+
+    cw, chh, gap = 20, 10, 4
+    sheet = contact_sheet(cells, render, cw, chh, gap=gap)
+    assert sheet.shape == (2 * (chh + LABEL_H) + 3 * gap, 3 * cw + 4 * gap, 3)
+    for i, g in enumerate(greys):
+        r, c = divmod(i, 3)
+        y = gap + r * (chh + LABEL_H + gap) + chh // 2
+        x = gap + c * (cw + gap) + cw // 2
+        assert sheet[y, x, 0] == pytest.approx(round(g * 255) / 255, abs=1 / 255)

@@ -114,3 +114,74 @@ def test_save_png_refuses_to_clobber_when_asked(tmp_path):
         save_png(np.ones((4, 4, 3)), f, overwrite=False)
     with pytest.raises(ImfitError, match="extension"):
         save_png(np.ones((4, 4, 3)), tmp_path / "a.xyz")
+
+
+# -- 16-bit colour PNG -------------------------------------------------------------------------
+def _png16(path, a, exif: bytes | None = None) -> None:
+    """A 16-bit PNG written by hand (zlib + struct, filter 0), so the expectation does not come
+    from the reader under test. a: (H, W, C) uint16, C = 2 (grey+alpha), 3 (RGB), 4 (RGBA)."""
+    import struct
+    import zlib
+
+    h, w, c = a.shape
+    colour_type = {2: 4, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    extra = chunk(b"eXIf", exif) if exif is not None else b""
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("planes", [3, 4, 2])
+def test_16bit_colour_png_keeps_every_level(tmp_path, planes):
+    """A gradient of 16-bit levels one step apart (1/65535, far below 1/255): each level is its
+    own float, equal to value / 65535 (Pillow alone gives 8 bits: ~1/257 as many levels)."""
+    h, w = 4, 64
+    base = 30000 + np.arange(h * w, dtype=np.uint16).reshape(h, w)
+    chans = [base, base + 7000, base + 14000, 65535 - base][:planes]
+    if planes == 2:
+        chans = [base, 65535 - base]
+    a = np.stack(chans, -1).astype(np.uint16)
+    _png16(tmp_path / "g.png", a)
+    rgb, alpha = read_image(tmp_path / "g.png")
+    want = a.astype(np.float64) / 65535
+    if planes == 2:
+        np.testing.assert_allclose(rgb, np.repeat(want[..., :1], 3, -1), atol=1e-7, rtol=0)
+    else:
+        np.testing.assert_allclose(rgb, want[..., :3], atol=1e-7, rtol=0)
+    if planes in (2, 4):
+        assert alpha is not None
+        np.testing.assert_allclose(alpha, want[..., -1], atol=1e-7, rtol=0)
+    else:
+        assert alpha is None
+    assert len(np.unique(rgb[..., 0])) == h * w  # 256 distinct levels inside 256/65535
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_16bit_png_exif_orientation_matches_pillow(tmp_path, orientation):
+    """Each EXIF orientation turns a 16-bit PNG as Pillow turns the same picture at 8 bits."""
+    rng = np.random.default_rng(orientation)
+    a8 = rng.integers(0, 256, (6, 10, 3)).astype(np.uint8)
+    a16 = a8.astype(np.uint16) * 257  # the same picture: v8 * 257 / 65535 == v8 / 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    _png16(tmp_path / "o16.png", a16, exif.tobytes())
+    im = Image.fromarray(a8)
+    im.save(tmp_path / "o8.png", exif=exif)
+    got, _ = read_image(tmp_path / "o16.png")
+    want, _ = read_image(tmp_path / "o8.png")
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_truncated_16bit_png_is_one_line(tmp_path):
+    _png16(tmp_path / "t.png", np.full((40, 40, 3), 1234, np.uint16))
+    data = (tmp_path / "t.png").read_bytes()
+    (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImfitError, match="corrupt or truncated"):
+        read_image(tmp_path / "t.png")

@@ -119,3 +119,34 @@ def test_view_list_params_and_docs_show_the_same_table():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "live.md").read_text()
     for line in list_params().splitlines():
         assert line in docs, f"docs/live.md is out of date: {line}"
+
+
+def test_knobs_wrap_step_and_round():
+    """Angles and phases wrap (190 degrees is -170), factor keys multiply and divide by their
+    step, integer knobs round to the nearest whole number, the rest clamp."""
+    p = GABOR_PARAMS
+    assert p["rotation"].coerce(190.0) == pytest.approx(-170.0)
+    assert p["rotation"].coerce(-200.0) == pytest.approx(160.0)
+    assert p["phase"].coerce(1.25) == pytest.approx(0.25)
+    assert p["sigma"].stepped(1.0, up=True) == pytest.approx(1.1)
+    assert p["sigma"].stepped(1.0, up=False) == pytest.approx(1 / 1.1)
+    assert p["drift"].stepped(0.0, up=False) == pytest.approx(-0.05)
+    assert p["count"].coerce(2.6) == 3 and p["count"].coerce(-5) == 0
+    assert p["zoom"].coerce(1e9) == pytest.approx(1e4)
+
+
+def test_slow_taps_still_count():
+    """Taps 1.5 s apart (40 bpm) are one count: the tempo is 40 bpm, not lost between taps."""
+    tap = TapTempo()
+    for t in (0.0, 1.5, 3.0):
+        tap.tap(t)
+    assert tap.bpm == pytest.approx(40)
+
+
+def test_loop_length_rounds_to_the_nearest_bar():
+    """120 bpm at 30 fps: a bar is 60 frames; 114 frames (1.9 bars) -> 2 bars, 80 -> 1 bar."""
+    from imfit.live.tempo import bar_seconds
+
+    assert bar_seconds(120) == pytest.approx(2.0)  # 4 beats of 0.5 s
+    assert snap_frames(114, 30, 120) == 120
+    assert snap_frames(80, 30, 120) == 60

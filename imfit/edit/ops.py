@@ -32,7 +32,9 @@ def _positive(v: float, name: str) -> float:
 
 
 def _with(gs: GaborSet, p: np.ndarray, **kw: object) -> GaborSet:
-    return gs.replace(params=p.astype(np.float32), **kw)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 is inf: GaborSet
+        p32 = p.astype(np.float32)  # refuses it in one line, without a warning first
+    return gs.replace(params=p32, **kw)
 
 
 def scale(gs: GaborSet, sigma: float = 1.0, gamma: float = 1.0,

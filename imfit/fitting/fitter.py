@@ -29,11 +29,19 @@ from imfit import validate
 from imfit.device import generator as device_generator
 from imfit.device import resolve as resolve_device
 from imfit.errors import ImfitError
+from imfit.formats.files import StopOnce, ctrl_c_once
 from imfit.formats.images import resize_area
 from imfit.metrics import psnr
 from imfit.model.gaborset import NCOL, GaborSet
 from imfit.renderers.gabor import Pairs, View, bin_tiles, render_tiled_coef, use_fused
 from imfit.validate import MAX_FIT_SIDE
+
+# learning rates above this make Adam's first steps throw the wavelets out of the picture
+MAX_LR = 1.0
+# 4096 halved 12 times is 1 pixel: coarser scales do not exist (and each adds steps)
+MAX_RESCALES = 12
+# steps a fit may plan: about a day at 10 steps/s; more is a typo, not a fit
+MAX_STEPS = 1_000_000
 
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -80,8 +88,8 @@ class FitSettings:
             if getattr(self, name) < 1:
                 raise ImfitError(f"--{name.replace('_', '-')} must be at least 1, "
                                  f"got {getattr(self, name)}")
-        if self.rescales < 0:
-            raise ImfitError(f"--rescales must be 0 or more, got {self.rescales}")
+        if not 0 <= self.rescales <= MAX_RESCALES:
+            raise ImfitError(f"--rescales must be 0..{MAX_RESCALES}, got {self.rescales}")
         if self.size < 8:
             raise ImfitError(f"--size must be at least 8 pixels, got {self.size}")
         if self.size > MAX_FIT_SIDE:  # beyond it torch.multinomial cannot place wavelets
@@ -91,14 +99,18 @@ class FitSettings:
             raise ImfitError(f"--num-gabors {self.num_gabors} is too large (at most 1000000)")
         if not (self.iter_multiple > 0 and math.isfinite(self.iter_multiple)):
             raise ImfitError(f"--iter-multiple must be positive, got {self.iter_multiple}")
-        if not (self.global_lr > 0 and math.isfinite(self.global_lr)):
-            raise ImfitError(f"--global-lr must be positive, got {self.global_lr}")
+        if not (0 < self.global_lr <= MAX_LR):  # Adam steps this far diverge at once
+            raise ImfitError(f"--global-lr must be in (0, {MAX_LR:g}], got {self.global_lr}")
         if not (0 < self.plateau_lr_decay <= 1):
             raise ImfitError(f"--gamma must be in (0, 1], got {self.plateau_lr_decay}")
         for name in ("l1", "gradient", "sobel", "mutation_scale"):
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
                 raise ImfitError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
+        planned = sum(st for _, st in self.schedule(self.size))
+        if planned > MAX_STEPS:
+            raise ImfitError(f"this fit plans {planned:.3g} steps (--iterations x --rescales x "
+                             f"--iter-multiple); at most {MAX_STEPS:g}")
         resolve_device(self.device)  # an absent device fails here, before any work
 
     def schedule(self, height: int) -> list[tuple[int, int]]:
@@ -108,7 +120,7 @@ class FitSettings:
         for a in range(self.rescales):
             k = self.rescales - a
             h = max(8, round(height / 2**k))
-            out.append((h, int(self.iterations * k * self.iter_multiple)))
+            out.append((h, int(min(self.iterations * k * self.iter_multiple, 2.0**62))))
         out.append((height, self.iterations))
         return [(h, s) for h, s in out if s > 0]
 
@@ -119,6 +131,8 @@ class FitResult:
     psnr: float
     steps: int
     seconds: float
+    # a Ctrl-C came during the fit; `gaborset.meta["incomplete"]` says whether it cut the
+    # training short (a press while the result was built keeps the complete result)
     interrupted: bool = False
     history: list[tuple[int, float]] = field(default_factory=list)
 
@@ -436,7 +450,18 @@ class Fitter:
             snapshot_every: int = 10) -> FitResult:
         """Optimise; `progress` every 10 steps, `snapshot` (e.g. a live viewer) every
         `snapshot_every` steps. Ctrl-C (KeyboardInterrupt) ends early and keeps the latest
-        parameters, marked incomplete."""
+        parameters, marked incomplete.
+
+        Ctrl-C stops the training steps once (`ctrl_c_once`): a second press, typically 20-50 ms
+        after the first, is only counted while the result is built, so it can never throw the
+        trained parameters away; it shows as `interrupted` with `meta["incomplete"]` telling
+        whether training was cut short. A KeyboardInterrupt raised inside the result building
+        itself (not a signal) still keeps the parameters, without the PSNR render."""
+        with ctrl_c_once() as once:
+            return self._run(once, progress, snapshot, snapshot_every)
+
+    def _run(self, once: StopOnce, progress: Progress | None, snapshot: Snapshot | None,
+             snapshot_every: int) -> FitResult:
         s = self.s
         sched = s.schedule(self.height)
         if self.warm:
@@ -448,6 +473,7 @@ class Fitter:
         interrupted = False
         last_psnr = float("nan")
         try:
+            once.armed = True
             for stage, (h, steps) in enumerate(sched):
                 target, wt, view = self._scaled(h)
                 px = view.scale
@@ -495,6 +521,9 @@ class Fitter:
                         else:
                             values = torch.stack(pending).tolist()
                         pending = []
+                        if not all(math.isfinite(lv) for lv in values):
+                            raise ImfitError("the fit diverged (the loss is not a number); "
+                                             "try a smaller --global-lr")
                         self._check_capacity(view)
                         for lv in values:
                             if lv < best * 0.9999:
@@ -537,11 +566,20 @@ class Fitter:
             if s.solve_every:
                 target, wt, view = self._scaled(self.height)
                 self.solve_colours(target, wt, view, iters=10)
+            # from here on a Ctrl-C is counted, not raised; a press before this line is still
+            # inside the try (caught below), and the press that lands there disarmed the
+            # guard itself: no moment is left where one could escape
+            once.armed = False
         except KeyboardInterrupt:
             interrupted = True
-        gs = self.result_set(interrupted, step, total, time.time() - t0)
+        seconds = time.time() - t0
+        try:
+            gs = self.result_set(interrupted, step, total, seconds)
+        except KeyboardInterrupt:  # raised, not signalled: keep the parameters, skip the PSNR
+            gs = self.result_set(interrupted, step, total, seconds, measure=False)
+            once.got.append(2)
         return FitResult(gs, float(gs.meta.get("psnr") or float("nan")), step,
-                         time.time() - t0, interrupted, history)
+                         time.time() - t0, interrupted or bool(once.got), history)
 
     def _bin(self, geom: torch.Tensor, view: View) -> Pairs:
         """(wavelet, tile) pairs for this step. Exact on the CPU; on a GPU a fixed-capacity
@@ -583,13 +621,17 @@ class Fitter:
             p.theta[idx] += t * torch.randn(len(idx), generator=self.gen, device=dev)
             p.log_sg[idx] += t * 0.2 * torch.randn(len(idx), 2, generator=self.gen, device=dev)
 
-    def result_set(self, interrupted: bool, step: int, total: int, seconds: float) -> GaborSet:
-        """The current parameters in physical units, with fit metadata (PSNR at the fitted size)."""
+    def result_set(self, interrupted: bool, step: int, total: int, seconds: float,
+                   measure: bool = True) -> GaborSet:
+        """The current parameters in physical units, with fit metadata (PSNR at the fitted size,
+        unless not `measure`: then `psnr` is None)."""
         meta = dict(self.meta)
         meta.update({"settings": asdict(self.s), "steps": step, "steps_planned": total,
                      "seconds": round(seconds, 2), "seed": self.s.seed,
                      "incomplete": bool(interrupted)})
         gs = self.params.to_gaborset(self.width, self.height, meta)
+        if not measure:
+            return gs.replace(meta={**meta, "psnr": None})
         from imfit.renderers.gabor import render
 
         img = render(gs, self.width, self.height, device=self.device)

@@ -96,9 +96,12 @@ def write_fit(gs: GaborSet, outs: list[Path], force: bool, partial: bool,
 
     Ctrl-C is held back meanwhile (a fraction of a second): it usually comes as the second
     press after the one that stopped the fit, and must not lose the parameters that press
-    was meant to keep. A partial fit never replaces a complete earlier one: with `force` and
-    earlier outputs present it goes beside them as `<stem>.partial.*`. Returns the preview,
-    the paths written and whether a Ctrl-C came meanwhile.
+    was meant to keep. A KeyboardInterrupt raised inside the work itself (no signal, which
+    would wait) throws that attempt's temps away and the set is written once more, so the
+    parameters are kept then too; only a second such raise gives up, with nothing written.
+    A partial fit never replaces a complete earlier one: with `force` and earlier outputs
+    present it goes beside them as `<stem>.partial.*`. Returns the preview, the paths
+    written and whether a Ctrl-C came meanwhile.
     """
     from imfit.formats.files import Interrupted, Transaction, free_stem, interrupts_deferred
     from imfit.formats.gabor_json import to_json_text, txt_text
@@ -107,19 +110,22 @@ def write_fit(gs: GaborSet, outs: list[Path], force: bool, partial: bool,
     if partial and force and any(o.exists() for o in outs):
         stem = free_stem(outs[0].parent, outs[0].name[: -len(FIT_EXTS[0])], FIT_EXTS)
         outs = fit_outputs(outs[0].parent, stem)
-    tx = Transaction(overwrite=force)
-    try:
-        with interrupts_deferred(reraise=False) as got, tx:
-            preview = render(gs)
-            tx.make_folder(outs[0].parent)
-            tx.add_bytes(outs[0], to_json_text(gs).encode("utf-8"))
-            tx.add(outs[1], image_writer(preview, outs[1]))
-            tx.add_bytes(outs[2], txt_text(gs).encode("utf-8"))
-            tx.commit()
-    except KeyboardInterrupt:  # raised inside (not a signal, which waits): nothing written
-        raise Interrupted(0, f"stopped while writing {outs[0]}: none of the fit's three files "
-                          "were written; earlier files are as they were") from None
-    return preview, outs, bool(got)
+    raised = False
+    for _attempt in range(2):
+        tx = Transaction(overwrite=force)
+        try:
+            with interrupts_deferred(reraise=False) as got, tx:
+                preview = render(gs)
+                tx.make_folder(outs[0].parent)
+                tx.add_bytes(outs[0], to_json_text(gs).encode("utf-8"))
+                tx.add(outs[1], image_writer(preview, outs[1]))
+                tx.add_bytes(outs[2], txt_text(gs).encode("utf-8"))
+                tx.commit()
+            return preview, outs, bool(got) or raised
+        except KeyboardInterrupt:  # raised inside (not a signal): this attempt left nothing
+            raised = True
+    raise Interrupted(0, f"stopped while writing {outs[0]}: none of the fit's three files "
+                      "were written; earlier files are as they were")
 
 
 def job_inputs(job: Job, mode: str, settings: FitSettings, alpha: str,
@@ -159,6 +165,12 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
 
     Returns the exit status: 0, or 130 when Ctrl-C stopped a fit (its latest parameters are
     still written, marked incomplete in the metadata).
+
+    Ctrl-C stops the work once (`ctrl_c_once`): the guard is armed while a job loads and
+    trains; the fitter disarms it when training ends (or inside the handler, at the press
+    that ended it), so from then until the job's three files are in place any later press
+    is counted, never raised, and the parameters that first press meant to keep cannot be
+    lost. A counted press ends the command (130) once the files are written.
     """
     if workers is not None or address is not None:
         from imfit.fitting.distributed import run_cluster_jobs
@@ -171,7 +183,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     from tqdm import tqdm
 
     from imfit.fitting.fitter import fit_array
-    from imfit.formats.files import Interrupted, check_output_folder, refuse_existing
+    from imfit.formats.files import Interrupted, check_output_folder, ctrl_c_once, refuse_existing
     from imfit.renderers.gabor import render
 
     jobs = list(plan(path, mode, out_dir, weight, keyframes))
@@ -182,14 +194,18 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     prev_dir: Path | None = None
     # video modes report flicker: frame-to-frame change of the renders vs of the sources
     seq: dict[Path, tuple[list, list]] = {}
-    for n, job in enumerate(jobs):
-        outs = fit_outputs(job.out_dir, job.stem)
-        target, wmap, init, meta = job_inputs(job, mode, settings, alpha, background,
-                                              prev if prev_dir == job.out_dir else None)
-        h, w = target.shape[:2]
-        label = f"{job.stem}" + (f" [{n + 1}/{len(jobs)}]" if len(jobs) > 1 else "")
-        with tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, leave=True) as bar:
-            def progress(step: int, total: int, psnr: float) -> None:
+    with ctrl_c_once() as once:
+        seen = len(once.got)
+        for n, job in enumerate(jobs):
+            once.armed = True
+            outs = fit_outputs(job.out_dir, job.stem)
+            target, wmap, init, meta = job_inputs(job, mode, settings, alpha, background,
+                                                  prev if prev_dir == job.out_dir else None)
+            h, w = target.shape[:2]
+            label = f"{job.stem}" + (f" [{n + 1}/{len(jobs)}]" if len(jobs) > 1 else "")
+            bar = tqdm(total=1, desc=label, unit="step", dynamic_ncols=True, leave=True)
+
+            def progress(step: int, total: int, psnr: float, bar: tqdm = bar) -> None:
                 bar.total = total
                 bar.n = step
                 bar.set_postfix_str(f"PSNR {psnr:.2f} dB", refresh=False)
@@ -197,24 +213,33 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
 
             try:
                 result = fit_array(target, settings, wmap, init, meta, progress, snapshot)
-            except KeyboardInterrupt:  # a second Ctrl-C while the fit made its result
-                raise Interrupted(0, f"stopped before {outs[0]} was written; earlier files "
-                                  "are as they were") from None
-        gs = result.gaborset
-        preview, written, late = write_fit(gs, outs, force, result.interrupted, render)
-        if mode in ("video", "vm"):
-            r_list, s_list = seq.setdefault(job.out_dir, ([], []))
-            r_list.append(preview)
-            s_list.append(target)
-        if snapshot is not None and not result.interrupted:
-            snapshot(gs)
-        state = "INTERRUPTED, latest parameters" if result.interrupted else "fit"
-        kept = f"; the earlier {outs[0]} was kept" if written[0] != outs[0] else ""
-        echo(f"{state}: {written[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR "
-             f"{gs.meta['psnr']:.2f} dB, {result.seconds:.1f} s)  preview {written[1]}{kept}")
-        if result.interrupted or late:
-            return 130
-        prev, prev_dir = gs, job.out_dir
+            except KeyboardInterrupt:  # before training began: nothing to keep
+                bar.close()
+                raise Interrupted(0, f"stopped before {outs[0]} was written; earlier "
+                                  "files are as they were") from None
+            try:
+                bar.close()
+            except KeyboardInterrupt:  # the parameters are in hand: write them first
+                once.got.append(2)
+            gs = result.gaborset
+            preview, written, late = write_fit(gs, outs, force, bool(gs.meta["incomplete"]),
+                                               render)
+            if mode in ("video", "vm"):
+                r_list, s_list = seq.setdefault(job.out_dir, ([], []))
+                r_list.append(preview)
+                s_list.append(target)
+            if snapshot is not None and not result.interrupted:
+                snapshot(gs)
+            state = "INTERRUPTED, latest parameters" if gs.meta["incomplete"] else "fit"
+            kept = f"; the earlier {outs[0]} was kept" if written[0] != outs[0] else ""
+            psnr = gs.meta.get("psnr")
+            measured = "not measured" if psnr is None else f"{psnr:.2f} dB"
+            echo(f"{state}: {written[0]}  ({len(gs)} wavelets, {w}x{h}, PSNR {measured}, "
+                 f"{result.seconds:.1f} s)  preview {written[1]}{kept}")
+            if result.interrupted or late or len(once.got) > seen:
+                return 130
+            prev, prev_dir = gs, job.out_dir
+        once.armed = True
     from imfit.metrics import flicker, flicker_ratio
 
     for folder, (renders, sources) in seq.items():

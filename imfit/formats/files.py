@@ -38,6 +38,26 @@ class Interrupted(KeyboardInterrupt):
         self.message = message
 
 
+def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a user's input file for reading without ever hanging on it: a FIFO nobody writes
+    to (`mkfifo x; imfit fit x`) reads as empty (the caller says "empty" or "not an image")
+    instead of blocking forever, while a pipe that has a writer (`<(cat photo.png)`) streams as
+    usual. Regular files and devices open as `open` opens them."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open waits for a writer without
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            import fcntl
+
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)  # reads block again: a writer that is
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # there streams; none: EOF
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -100,17 +120,87 @@ def _why(e: OSError) -> str:
     return e.strerror or str(e)
 
 
+class StopOnce:
+    """The SIGINT handler of `ctrl_c_once`: while `armed`, a Ctrl-C disarms it and raises
+    KeyboardInterrupt (stopping the work); any other Ctrl-C is only counted in `got`.
+
+    Disarming happens inside the handler, before the raise, so no second press can ever land
+    between "the work stopped" and "its result is being kept" (there is no such window)."""
+
+    def __init__(self, armed: bool = True) -> None:
+        self.armed = armed
+        self.got: list[int] = []
+
+    def __call__(self, sig: int, frame: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+        self.got.append(sig)
+
+
+@contextmanager
+def ctrl_c_once() -> Iterator[StopOnce]:
+    """Ctrl-C stops long work once and never again: set `.armed = True` around the work that
+    may be cut short (a fit's training steps); everything after it (building the result,
+    writing the files) runs with later presses counted in `.got` instead of raised, and the
+    caller decides what they mean (exit 130 once the files are in place). Nested use shares
+    the outer guard. Only the main thread receives signals; elsewhere (the viewer's fit
+    thread) the guard is never installed and Ctrl-C there is the caller's business.
+    """
+    current = signal.getsignal(signal.SIGINT)
+    if isinstance(current, StopOnce):
+        yield current
+        return
+    guard = StopOnce()
+    if threading.current_thread() is not threading.main_thread() \
+            or current is not signal.default_int_handler:
+        yield guard
+        return
+    signal.signal(signal.SIGINT, guard)
+    try:
+        yield guard
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def ctrl_c_once_for_process() -> None:
+    """Make `StopOnce` the SIGINT handler for the rest of this process (a program that ends
+    with its command calls this first): the first Ctrl-C raises KeyboardInterrupt as usual,
+    later ones are counted, so a second press can cut neither the saving of what the first
+    one stopped nor the interpreter's exit (torch's exit handlers print a traceback when
+    interrupted). Main thread only, and only over Python's default handler."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, StopOnce())
+
+
 @contextmanager
 def interrupts_deferred(reraise: bool = True) -> Iterator[list[int]]:
     """Hold Ctrl-C back for a short step that must not be cut in half (files being swapped in,
     an encoder finishing); a Ctrl-C that came meanwhile is raised when the step is done (or,
     with `reraise=False`, left in the yielded list for the caller to report).
 
-    Only the main thread receives signals; elsewhere (the viewer's recorder) this does nothing.
+    Inside `ctrl_c_once` it holds that guard's presses back the same way. Only the main thread
+    receives signals; elsewhere (the viewer's recorder) this does nothing.
     """
     got: list[int] = []
+    current = signal.getsignal(signal.SIGINT)
+    if isinstance(current, StopOnce):
+        armed, seen = current.armed, len(current.got)
+        current.armed = False
+        try:
+            yield got
+        finally:
+            got.extend(current.got[seen:])
+            if armed and got:  # the press that would have stopped the work: stop it now
+                del current.got[seen:]
+            else:
+                current.armed = armed
+        if got and reraise and armed:
+            raise KeyboardInterrupt
+        return
     if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            or current is not signal.default_int_handler:
         yield got
         return
     signal.signal(signal.SIGINT, lambda sig, frame: got.append(sig))

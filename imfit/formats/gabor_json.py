@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.formats.files import atomic_write_text
+from imfit.formats.files import atomic_write_text, open_input
 from imfit.model.gaborset import COL, COLUMNS, NCOL, GaborSet
 from imfit.validate import MAX_WAVELETS, image_size
 
@@ -135,6 +135,18 @@ def from_json_obj(obj: Any, source: str = "file") -> GaborSet:
         raise ImfitError(f"{source}: {e}") from None
 
 
+def check_fit_output(path: str | os.PathLike[str], force: bool) -> Path:
+    """Before any work: an output that will hold a .gabor.json must be named .json (never JSON
+    in a .png), and writable (`check_output_file`)."""
+    from imfit.formats.files import check_output_file
+
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        raise ImfitError(f"{path}: a fit is written as .gabor.json (got "
+                         f"{path.suffix or 'no suffix'!r})")
+    return check_output_file(path, force)
+
+
 def save(gs: GaborSet, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
     """Write `gs` as `.gabor.json` atomically."""
     return atomic_write_text(path, to_json_text(gs), overwrite=overwrite)
@@ -159,7 +171,7 @@ def read_bytes(path: str | os.PathLike[str], what: str,
     if path.is_dir():
         raise ImfitError(f"{path} is a directory, expected a {what}")
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             data = f.read(max_bytes + 1)  # a pipe or /dev/zero has no size to stat
     except OSError as e:
         raise ImfitError(f"{path}: cannot read ({e.strerror})") from None
@@ -228,7 +240,8 @@ def parse_json(text: str, source: str) -> Any:
                          "levels)") from None
     except ValueError as e:  # the interpreter's own digit limit, lone surrogates...
         raise ImfitError(f"{source}: corrupt JSON ({str(e).splitlines()[0][:80]})") from None
-    stack: list[tuple[Any, int]] = [(obj, 1)]
+    # a bare `null`, number or string has no children (each reader then says what it wanted)
+    stack: list[tuple[Any, int]] = [(obj, 1)] if isinstance(obj, (dict, list)) else []
     while stack:  # iterative: a deep document must not overflow this check either
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:

@@ -2,15 +2,18 @@
 here and turned into one readable line.
 
 Images become float32 (H, W, 3) arrays in 0..1: grayscale is replicated, 16-bit keeps its
-precision, palette images are expanded, EXIF orientation is applied, alpha is either composited
-on a background or returned as a weight map.
+precision (16-bit colour PNGs through pypng, which Pillow reads at 8 bits), palette images are
+expanded, EXIF orientation is applied, alpha is either composited on a background or returned
+as a weight map.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +23,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imfit.errors import ImfitError
-from imfit.formats.files import atomic_write, check_output_file
+from imfit.formats.files import atomic_write, check_output_file, open_input
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".tga", ".ppm")
 MAX_PIXELS = 100_000_000  # refuse decompression-bomb sized headers before decoding anything
 MIN_SIDE = 4
+# what a pipe or device may give as one picture (a regular file is limited by MAX_PIXELS)
+MAX_STREAM_BYTES = 512 << 20
 
 
 def _check_file(path: Path) -> None:
@@ -43,11 +48,22 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
     try:
         with warnings.catch_warnings(), _pillow_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            src: Path | io.BytesIO = path
+            if not path.is_file():  # a pipe or a device: read once (capped), decode from memory
+                with open_input(path) as fp:
+                    src = io.BytesIO(fp.read(MAX_STREAM_BYTES + 1))
+                if len(src.getbuffer()) > MAX_STREAM_BYTES:
+                    raise ImfitError(f"{path}: more than {MAX_STREAM_BYTES >> 20} MB from a "
+                                     "pipe or device; not a picture imfit reads")
+            with Image.open(src) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ImfitError(f"{path}: image is {w}x{h}, larger than the "
                                      f"{MAX_PIXELS // 1_000_000} megapixel limit")
+                if _png16_colour(im):
+                    if isinstance(src, io.BytesIO):
+                        src.seek(0)
+                    return _read_png16(src, path, im.getexif().get(_ORIENTATION, 1))
                 im = ImageOps.exif_transpose(im)
                 im.load()
                 return _to_float(im)
@@ -59,6 +75,64 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
         raise ImfitError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImfitError(f"{path}: corrupt or truncated image ({e})") from None
+
+
+# -- 16-bit colour PNG ---------------------------------------------------------------------------
+# Pillow (13) decodes 16-bit RGB, RGBA and grey+alpha PNGs to 8 bits per channel; pypng (pure
+# Python, ~5x slower than Pillow) reads them at full precision. 16-bit grey Pillow keeps (I;16).
+_PNG16_RAWMODES = ("RGB;16B", "RGBA;16B", "LA;16B")
+_ORIENTATION = 0x0112
+
+
+def _png16_colour(im: Image.Image) -> bool:
+    return im.format == "PNG" and bool(im.tile) and im.tile[0].args in _PNG16_RAWMODES
+
+
+def _read_png16(src: Path | io.BytesIO, path: Path, orientation: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit colour PNG -> (rgb, alpha) in 0..1, value / 65535, EXIF orientation applied."""
+    import png
+
+    try:
+        reader = png.Reader(file=src) if isinstance(src, io.BytesIO) \
+            else png.Reader(filename=str(src))
+        w, h, rows, info = reader.read()  # raw samples: no sBIT rescaling, unlike asDirect
+        planes = int(info["planes"])
+        a = np.empty((h, w * planes), np.uint16)
+        n = 0
+        for y, row in enumerate(rows):
+            a[y] = row
+            n = y + 1
+    except (png.Error, zlib.error, ValueError, IndexError) as e:
+        raise ImfitError(f"{path}: corrupt or truncated image ({e})") from None
+    if n != h:
+        raise ImfitError(f"{path}: corrupt or truncated image ({n} of {h} rows)")
+    a = _orient(a.reshape(h, w, planes), orientation)
+    f = a.astype(np.float32) / 65535.0
+    if planes == 2:  # grey + alpha
+        return np.repeat(f[..., :1], 3, -1), f[..., 1]
+    if planes == 4:
+        return f[..., :3], f[..., 3]
+    alpha = None
+    key = info.get("transparent")  # tRNS: one colour that is transparent
+    if key is not None:
+        alpha = np.where((a == np.asarray(key, np.uint16)).all(-1), 0.0, 1.0).astype(np.float32)
+    return f, alpha
+
+
+def _orient(a: np.ndarray, orientation: int) -> np.ndarray:  # (H, W, C)
+    """EXIF orientation 1..8 as Pillow's `ImageOps.exif_transpose` applies it."""
+    ops = {
+        2: lambda x: x[:, ::-1],  # FLIP_LEFT_RIGHT
+        3: lambda x: x[::-1, ::-1],  # ROTATE_180
+        4: lambda x: x[::-1],  # FLIP_TOP_BOTTOM
+        5: lambda x: x.transpose(1, 0, 2),  # TRANSPOSE
+        6: lambda x: np.rot90(x, -1),  # ROTATE_270 (Pillow turns counter-clockwise)
+        7: lambda x: x[::-1, ::-1].transpose(1, 0, 2),  # TRANSVERSE
+        8: lambda x: np.rot90(x, 1),  # ROTATE_90
+    }
+    op = ops.get(int(orientation) if isinstance(orientation, int) else 1)
+    return np.ascontiguousarray(op(a)) if op else a
 
 
 @contextmanager

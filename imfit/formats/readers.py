@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from imfit.errors import ImfitError
+from imfit.formats.files import open_input
 from imfit.formats.gabor_json import (
     MAX_FILE_BYTES,
     from_json_obj,
@@ -227,7 +228,7 @@ def _read_npz(path: Path, width: int | None, height: int | None, bias: Any) -> G
         raise ImfitError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; not an .npz imfit "
                          "reads")
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as d:
+        with open_input(path) as fh, np.load(fh, allow_pickle=False) as d:
             if not hasattr(d, "files"):
                 raise ImfitError(f"{path}: not an imfit .npz (a single array, not an archive)")
             if "params" not in d.files:

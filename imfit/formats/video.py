@@ -1,5 +1,6 @@
-"""Writing frame sequences: .mp4 (the ffmpeg imageio-ffmpeg bundles), .gif (Pillow) or a folder of
-numbered PNGs. Used by render --frames, animate, morph, diffuse and the viewer's recorder.
+"""Writing frame sequences: .mp4 (the ffmpeg imageio-ffmpeg bundles), .gif (streamed, frame by
+frame, each encoded by Pillow) or a folder of numbered PNGs. Used by render --frames, animate,
+morph, diffuse and the viewer's recorder.
 
 Everything goes through one `imfit.formats.files.Transaction`: frames are encoded into temp
 files beside the target and put in place only when complete (the encoder's exit status checked),
@@ -117,12 +118,21 @@ class _Mp4:
         import imageio_ffmpeg
 
         rate = Fraction(self.fps).limit_denominator()
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+        try:
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except RuntimeError as e:  # no bundled binary and none on PATH
+            raise ImfitError(f"no ffmpeg to write {self.path} ({e}); write .gif or a folder "
+                             "of PNGs instead") from None
+        cmd = [exe, "-y", "-nostdin", "-v", "error",
                "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}", "-pix_fmt", "rgb24",
                "-r", str(rate), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
                "-crf", "10", "-f", "mp4", str(self.tmp)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=self.log, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=self.log, start_new_session=True)
+        except OSError as e:  # IMAGEIO_FFMPEG_EXE names a missing or non-executable file
+            raise ImfitError(f"cannot run ffmpeg {cmd[0]} ({e.strerror or e}); "
+                             f"{_unchanged(self.path)}") from None
         self.size = (w, h)
 
     def add(self, img: np.ndarray) -> None:
@@ -181,6 +191,109 @@ class _Mp4:
         self.log.close()
 
 
+class _Gif:
+    """Frames appended one at a time to a GIF temp file, so memory does not grow with the frame
+    count (Pillow's own multi-frame save holds every frame until it writes). Each frame is
+    encoded by Pillow as a one-frame GIF in memory (its adaptive palette, its LZW data), and
+    that image block goes into the file with its palette as the frame's local colour table,
+    after a graphic control block with the frame's delay. A frame is in the file whole or not
+    at all: a Ctrl-C or a failure during its write cuts the file back to the frame before."""
+
+    def __init__(self, tx: Transaction, path: Path, fps: float) -> None:
+        self.path = path
+        self.delay = max(2, round(100 / fps))  # in 1/100 s, as GIF stores it (browsers: >= 2)
+        self.tmp = tx.new_temp(path)
+        self.file: IO[bytes] | None = open(self.tmp, "r+b", buffering=0)  # noqa: SIM115
+        self.size: tuple[int, int] | None = None
+
+    def add(self, img: np.ndarray) -> None:  # (H, W, 3) uint8
+        h, w = img.shape[:2]
+        block = _gif_frame(img, self.delay)  # may be interrupted: nothing written yet
+        head = b""
+        if self.size is None:
+            head, self.size = _gif_header(w, h), (w, h)
+        elif (w, h) != self.size:
+            raise ImfitError(f"frames change size ({self.size} then {(w, h)})")
+        self._append(head + block)
+
+    def _append(self, data: bytes) -> None:
+        f = self.file
+        assert f is not None
+        start = f.tell()
+        try:
+            view = memoryview(data)
+            while view:
+                k = f.write(view)
+                view = view[k or 0:]
+        except BaseException as e:
+            os.ftruncate(f.fileno(), start)
+            f.seek(start)
+            if isinstance(e, OSError):
+                raise ImfitError(f"cannot write {self.path} ({e.strerror or e}); "
+                                 f"{_unchanged(self.path)}") from None
+            raise
+
+    def finish(self) -> None:
+        """The trailer; the file is then complete (staged and fsynced by the transaction)."""
+        if self.size is not None:
+            self._append(b";")
+        self.close()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _gif_header(w: int, h: int) -> bytes:
+    """GIF89a, a logical screen of w x h without a global colour table (every frame brings
+    its own), and the NETSCAPE2.0 block that makes viewers loop forever."""
+    import struct
+
+    screen = struct.pack("<HHBBB", w, h, 0x70, 0, 0)  # no global table, 8-bit colour
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00"
+    return b"GIF89a" + screen + loop
+
+
+def _gif_frame(img: np.ndarray, delay: int) -> bytes:
+    """One frame's blocks: graphic control (delay), image descriptor with a local colour
+    table, LZW data; cut out of the one-frame GIF Pillow writes for `img`."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="GIF")
+    data = buf.getvalue()
+    packed, pos = data[10], 13
+    table, bits = b"", 0
+    if packed & 0x80:
+        bits = packed & 7
+        table = data[pos:pos + (3 << (bits + 1))]
+        pos += len(table)
+
+    def skip_sub_blocks(i: int) -> int:
+        while data[i]:
+            i += data[i] + 1
+        return i + 1
+
+    while data[pos] == 0x21:  # extensions Pillow may add (comment, transparency): dropped
+        pos = skip_sub_blocks(pos + 2)
+    if data[pos] != 0x2C:  # pragma: no cover - Pillow always writes an image block
+        raise ImfitError("internal error: Pillow wrote a GIF without an image")
+    desc = bytearray(data[pos:pos + 10])
+    pos += 10
+    if desc[9] & 0x80:  # Pillow gave the frame its own table already
+        bits = desc[9] & 7
+        table = data[pos:pos + (3 << (bits + 1))]
+        pos += len(table)
+    desc[9] = (desc[9] & 0x40) | 0x80 | bits  # keep interlacing; the palette goes local
+    lzw = data[pos:skip_sub_blocks(pos + 1)]
+    control = b"\x21\xf9\x04\x04" + struct.pack("<H", delay) + b"\x00\x00"
+    return control + bytes(desc) + table + lzw
+
+
 def _unchanged(path: Path) -> str:
     return f"{path} was left as it was" if os.path.lexists(path) else "nothing was written"
 
@@ -194,7 +307,7 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
     KeyboardInterrupt carrying the count and a one-line account) is raised. With `force`, an
     existing output is never replaced by such a partial one: the partial goes beside it as
     `NAME.partial.EXT` (or `NAME.partial/`), and the message says so. A Ctrl-C while the file
-    is being finished (ffmpeg closing, the GIF encoded, the files put in place) is held back
+    is being finished (ffmpeg closing, the files put in place) is held back
     until the complete output is written.
     """
     from imfit.formats.images import to_uint8
@@ -206,7 +319,7 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
         if kind == "dir":
             tx.make_folder(path)
         mp4 = _Mp4(tx, path, fps) if kind == "mp4" else None
-        gif: list[np.ndarray] = []
+        gif = _Gif(tx, path, fps) if kind == "gif" else None
         pngs: list[Path] = []
         try:
             it = iter(frames)
@@ -221,8 +334,8 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
                 try:
                     if mp4 is not None:
                         mp4.add(img)
-                    elif kind == "gif":
-                        gif.append(img)
+                    elif gif is not None:
+                        gif.add(img)
                     else:
                         pngs.append(_png_temp(tx, path / f"frame_{n:05d}.png", img))
                 except KeyboardInterrupt:  # inside the encoder or a PNG save: this frame is lost
@@ -237,6 +350,8 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
         finally:
             if mp4 is not None:
                 mp4.close()
+            if gif is not None:
+                gif.close()
     if stopped or late:
         what = "1 frame" if n == 1 else f"{n} frames"
         if not stopped:
@@ -248,7 +363,7 @@ def write_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps
     return n
 
 
-def _finish(tx: Transaction, path: Path, kind: str, mp4: _Mp4 | None, gif: list[np.ndarray],
+def _finish(tx: Transaction, path: Path, kind: str, mp4: _Mp4 | None, gif: _Gif | None,
             pngs: list[Path], n: int, stopped: bool, force: bool, fps: float
             ) -> tuple[Path, bool]:
     """End the encoder, stage the result under its final name and commit. Returns that name
@@ -264,8 +379,9 @@ def _finish(tx: Transaction, path: Path, kind: str, mp4: _Mp4 | None, gif: list[
         else path
     if mp4 is not None:
         tx.stage(final, mp4.tmp)
-    elif kind == "gif":
-        late = _stage_gif(tx, final, gif, fps) or late
+    elif gif is not None:
+        gif.finish()
+        tx.stage(final, gif.tmp)
     else:
         if final != path:
             tx.make_folder(final)
@@ -314,27 +430,6 @@ def _png_temp(tx: Transaction, target: Path, img: np.ndarray) -> Path:
         tx.discard(tmp)
         raise
     return tmp
-
-
-def _stage_gif(tx: Transaction, path: Path, frames: list[np.ndarray], fps: float) -> bool:
-    """All frames in one GIF (Pillow needs them together). Its save is the finishing step of
-    a run, so Ctrl-C is held back while it runs (one raised anyway retries the save once).
-    Returns whether a Ctrl-C came meanwhile."""
-    from PIL import Image
-
-    imgs = [Image.fromarray(f) for f in frames]
-
-    def write(f: IO[bytes]) -> None:
-        imgs[0].save(f, format="GIF", save_all=True, append_images=imgs[1:],
-                     duration=max(20, round(1000 / fps)), loop=0, optimize=False)
-
-    with interrupts_deferred(reraise=False) as got:
-        try:
-            tx.add(path, write)
-        except KeyboardInterrupt:
-            got.append(2)
-            tx.add(path, write)
-    return bool(got)
 
 
 def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
