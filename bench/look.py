@@ -10,7 +10,8 @@ features)} when present, else the small copies in assets/. Each clip is the pres
 steps and every (what `imfit diffuse` writes), the source first. Columns: mean CIELAB dE at the
 peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency energy of the
 peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
-and the smallest dE after the first third (how far it breathes back).
+the smallest dE after the first third (how far it breathes back) and, for presets that
+re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
 from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
-from imfit.metrics import LOOK_COLUMNS, look_metrics  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, breathing, look_metrics  # noqa: E402
 
 PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
@@ -85,8 +86,8 @@ def main() -> None:
     if args.aspects:
         shapes += [(args.sizes[0], 4 / 3), (args.sizes[0], 16 / 9)]
     print(f"backend {args.backend}")
-    print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | s |")
-    print("|---" * (len(LOOK_COLUMNS) + 4) + "|")
+    print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | swing | s |")
+    print("|---" * (len(LOOK_COLUMNS) + 5) + "|")
     for name in names:
         pr = load_preset(name)
         for ph in args.photos:
@@ -96,8 +97,12 @@ def main() -> None:
                 frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
                 m = look_metrics(frames, src)
                 h, w = src.shape[:2]
+                per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
+                swing = (f"{breathing(frames, src, per):.1f}"
+                         if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
+                         else "-")
                 print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
-                      + f" | {time.perf_counter() - t:.0f} |", flush=True)
+                      + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
     if args.memory:
         for name in names:
             eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], 32))

@@ -164,3 +164,18 @@ def test_randomise_is_seeded_inside_the_safe_ranges_and_saves_as_a_preset(tmp_pa
     path.write_text(preset_json(a))
     back = load_preset(str(path))
     assert back.params == a.params and back.name == "perona-malik-drugs-r7"
+
+
+def test_breathing_is_the_smallest_swing_of_de_over_the_periods():
+    """Black source, white frames: dE is exactly 100 where a frame is white (L* 100 vs 0, no
+    chroma), 0 where black; a period that never leaves the photo has swing 0."""
+    from imfit.metrics import breathing
+
+    black, white = np.zeros((4, 4, 3)), np.ones((4, 4, 3))
+    pulse = [black, white, white, black]
+    frames = pulse * 3 + [black]
+    assert abs(breathing(frames, black, 4) - 100.0) < 1e-4
+    flat = pulse * 2 + [black] * 4 + [black]
+    assert breathing(flat, black, 4) == 0.0
+    with pytest.raises(ValueError):
+        breathing(frames[:3], black, 4)
