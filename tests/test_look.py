@@ -197,3 +197,14 @@ def test_a_zero_kernel_without_learning_gives_back_the_photo_frame_for_frame():
     assert len(frames) == 4
     for f in frames:
         assert np.array_equal(f, img)
+
+
+def test_every_default_clip_plays_several_seconds_at_30_fps():
+    """`imfit diffuse PHOTO --preset NAME -o clip.mp4` writes the photo then a frame every
+    `every` steps up to `steps`, at --fps 30 by default: each preset's clip lasts at least 5 s
+    (the issue found 0.7 s)."""
+    from imfit.diffusion.engine import list_presets
+
+    for pr in list_presets():
+        if pr.scheme != "poisson":
+            assert (pr.steps // pr.every + 1) / 30.0 >= 5.0, pr.name
