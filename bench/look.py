@@ -3,7 +3,7 @@ on photos the tests do not use, at several sizes; optionally on other aspect rat
 engine, and the memory (RSS, which sees torch's allocations) over a long run.
 
     .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
-                                   [--backend torch|gl] [--memory 10000]
+                                   [--backend torch|gl] [--memory 10000 [--memory-size 128]]
 
 Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
 features)} when present, else the small copies in assets/. Each clip is the preset's default
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--aspects", action="store_true", help="also 4:3 and 16:9 crops")
     ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
     ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
+    ap.add_argument("--memory-size", type=int, default=32, help="longer side of the RSS check")
     args = ap.parse_args()
     names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
     engine = None
@@ -105,13 +106,13 @@ def main() -> None:
                       + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
     if args.memory:
         for name in names:
-            eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], 32))
+            eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], args.memory_size))
             eng.step(100)
             before = rss_mb()
             eng.step(args.memory)
             ok = np.isfinite(eng.image()).all()
             print(f"memory {name}: RSS {before:.1f} MB after 100 steps, {rss_mb():.1f} MB after "
-                  f"{args.memory} more (32 px); finite {ok}", flush=True)
+                  f"{args.memory} more ({args.memory_size} px); finite {ok}", flush=True)
 
 
 if __name__ == "__main__":
