@@ -3,14 +3,15 @@ on photos the tests do not use, at several sizes; optionally on other aspect rat
 engine, and the memory (RSS, which sees torch's allocations) over a long run.
 
     .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
-                                   [--backend torch|gl] [--memory 10000]
+                                   [--backend torch|gl] [--memory 10000 [--memory-size 128]]
 
 Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
 features)} when present, else the small copies in assets/. Each clip is the preset's default
 steps and every (what `imfit diffuse` writes), the source first. Columns: mean CIELAB dE at the
 peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency energy of the
 peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
-and the smallest dE after the first third (how far it breathes back).
+the smallest dE after the first third (how far it breathes back) and, for presets that
+re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
 from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
-from imfit.metrics import LOOK_COLUMNS, look_metrics  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, breathing, look_metrics  # noqa: E402
 
 PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
@@ -69,6 +70,7 @@ def main() -> None:
     ap.add_argument("--aspects", action="store_true", help="also 4:3 and 16:9 crops")
     ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
     ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
+    ap.add_argument("--memory-size", type=int, default=32, help="longer side of the RSS check")
     args = ap.parse_args()
     names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
     engine = None
@@ -85,8 +87,8 @@ def main() -> None:
     if args.aspects:
         shapes += [(args.sizes[0], 4 / 3), (args.sizes[0], 16 / 9)]
     print(f"backend {args.backend}")
-    print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | s |")
-    print("|---" * (len(LOOK_COLUMNS) + 4) + "|")
+    print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | swing | s |")
+    print("|---" * (len(LOOK_COLUMNS) + 5) + "|")
     for name in names:
         pr = load_preset(name)
         for ph in args.photos:
@@ -96,17 +98,21 @@ def main() -> None:
                 frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
                 m = look_metrics(frames, src)
                 h, w = src.shape[:2]
+                per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
+                swing = (f"{breathing(frames, src, per):.1f}"
+                         if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
+                         else "-")
                 print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
-                      + f" | {time.perf_counter() - t:.0f} |", flush=True)
+                      + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
     if args.memory:
         for name in names:
-            eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], 32))
+            eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], args.memory_size))
             eng.step(100)
             before = rss_mb()
             eng.step(args.memory)
             ok = np.isfinite(eng.image()).all()
             print(f"memory {name}: RSS {before:.1f} MB after 100 steps, {rss_mb():.1f} MB after "
-                  f"{args.memory} more (32 px); finite {ok}", flush=True)
+                  f"{args.memory} more ({args.memory_size} px); finite {ok}", flush=True)
 
 
 if __name__ == "__main__":

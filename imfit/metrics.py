@@ -218,3 +218,23 @@ def look_metrics(frames: Sequence[np.ndarray], source: np.ndarray) -> LookMetric
         readability=min(readability(f, source) for f in frames),
         black=max(black_fraction(f, source) for f in frames),
         return_de=min(des[third:]))
+
+
+def breathing(frames: Sequence[np.ndarray], source: np.ndarray, period_frames: float) -> float:
+    """How visibly a clip returns to the photo: over each whole period of `period_frames`
+    frames (the source first, frames equally spaced in time), the swing max - min of the mean
+    CIELAB dE to the source; the smallest swing over the periods. A swing of 10 or more is a
+    plain pulse on video every period; a look that never returns (or never leaves) scores ~0.
+    """
+    if period_frames < 2:
+        raise ValueError("breathing needs a period of at least 2 frames")
+    des = np.array([delta_e(f, source) for f in frames])
+    n = int((len(des) - 1) // period_frames)
+    if n < 1:
+        raise ValueError("breathing needs a clip of at least one whole period")
+    swings = []
+    for i in range(n):
+        a, b = round(i * period_frames), round((i + 1) * period_frames)
+        w = des[a:b + 1]
+        swings.append(float(w.max() - w.min()))
+    return min(swings)

@@ -178,6 +178,46 @@ def test_scene_keys_change_parameters_pause_and_reset(gl_ctx, photo):
     scene.release()
 
 
+def test_scene_crossfade_key_moves_to_the_next_preset_without_a_cut(gl_ctx, photo):
+    """n: the next preset by name starts from the picture on screen (no jump at the key) and
+    the shown picture is mix(old, new, k / FADE_FRAMES) after k frames; after FADE_FRAMES only
+    the new preset runs. Checked against two torch engines run side by side."""
+    scene = DiffusionScene("cartoon", photo)
+    scene.FADE_FRAMES = 4
+    _draw(gl_ctx, scene, 64, 64, frames=2)
+    start = scene.engine.image()
+    assert scene.key("n", False) and scene.preset.name == "drugs-hold"  # cartoon's next
+    assert np.abs(scene.engine.image() - start).max() < 1e-6  # continues from the picture
+    old = TorchDiffusion(load_preset("cartoon"), photo)
+    old.step(2)
+    new = TorchDiffusion(load_preset("drugs-hold"), photo)
+    new.buf[new.cur].copy_(old.buf[old.cur])
+    out = _draw(gl_ctx, scene, 64, 64, frames=1)
+    old.step(1)
+    new.step(1)
+    want = 0.75 * old.image() + 0.25 * new.image()
+    assert np.abs(out - want).max() < 1e-4
+    _draw(gl_ctx, scene, 64, 64, frames=3)
+    assert scene.fading is None and scene.fade_weight() == 1.0
+    new.step(3)
+    assert np.abs(scene.engine.image() - new.image()).max() < 1e-4
+    assert "n" in [k for k, _ in scene.help()]
+    scene.release()
+
+
+def test_gl_engine_is_reproducible_run_to_run(gl_ctx, photo):
+    """Same preset, photo, machine and backend: the GLSL engine gives the same frames bit for
+    bit, the chaotic stipple included (its dots grow from the photo, not from a random draw)."""
+    for name in ("stipple", "perona-malik-drugs"):
+        runs = []
+        for _ in range(2):
+            eng = GLDiffusion(gl_ctx, load_preset(name), photo)
+            eng.step(30)
+            runs.append(eng.image())
+            eng.release()
+        assert np.array_equal(runs[0], runs[1]), name
+
+
 def test_scene_poisson_drag_moves_the_source_and_warm_starts(gl_ctx, assets):
     dst = load_target(assets / "astronaut.png", 64)[0]
     src = load_target(assets / "chelsea.png", 32)[0]

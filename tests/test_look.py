@@ -121,6 +121,9 @@ def test_spin_turns_a_flat_colour_about_the_grey_axis_at_its_rate():
     c1 = eng.image()[4, 4].astype(np.float64)
     turn = (_chroma_angle(c1) - _chroma_angle(c0) + np.pi) % (2 * np.pi) - np.pi
     assert abs(abs(turn) - 0.5) < 0.01
+    # and the way the docs say (orange -> gold -> green): by hand, R (0.1, 0, -0.1) =
+    # (-0.1, 0.2, -0.1)/sqrt 3, so green rises by 0.1414 sin(0.5) (0.2/sqrt 6)/0.1414 = 0.055
+    assert abs((c1[1] - c0[1]) - 0.0553) < 0.005 and c1[0] < c0[0]
     assert abs(np.linalg.norm(c1 - c1.mean()) - np.linalg.norm(c0 - c0.mean())) < 1e-3
     assert abs(c1.mean() - c0.mean()) < 1e-5
     np.testing.assert_allclose(HUE_ROTATION @ np.ones(3), 0, atol=1e-12)  # greys stay
@@ -164,3 +167,44 @@ def test_randomise_is_seeded_inside_the_safe_ranges_and_saves_as_a_preset(tmp_pa
     path.write_text(preset_json(a))
     back = load_preset(str(path))
     assert back.params == a.params and back.name == "perona-malik-drugs-r7"
+
+
+def test_breathing_is_the_smallest_swing_of_de_over_the_periods():
+    """Black source, white frames: dE is exactly 100 where a frame is white (L* 100 vs 0, no
+    chroma), 0 where black; a period that never leaves the photo has swing 0."""
+    from imfit.metrics import breathing
+
+    black, white = np.zeros((4, 4, 3)), np.ones((4, 4, 3))
+    pulse = [black, white, white, black]
+    frames = pulse * 3 + [black]
+    assert abs(breathing(frames, black, 4) - 100.0) < 1e-4
+    flat = pulse * 2 + [black] * 4 + [black]
+    assert breathing(flat, black, 4) == 0.0
+    with pytest.raises(ValueError):
+        breathing(frames[:3], black, 4)
+
+
+def test_a_zero_kernel_without_learning_gives_back_the_photo_frame_for_frame():
+    """coupling 1 and blur 0 zero the Laplacian part, spin and saturate 0 the centre tap, lr 0
+    stops the learning: K = 0, so dI/dt = 0 and every frame of the clip is the photo, bit for
+    bit. Any colour grade or filter applied after the steps (rather than by them) shows here."""
+    from imfit.diffusion.engine import diffuse_frames
+
+    img = np.random.default_rng(5).random((12, 16, 3)).astype(np.float32)
+    pr = load_preset("perona-malik-drugs").with_params(
+        coupling=1.0, blur=0.0, spin=0.0, saturate=0.0, lr=0.0)
+    frames = list(diffuse_frames(pr, [img], 30, 10))
+    assert len(frames) == 4
+    for f in frames:
+        assert np.array_equal(f, img)
+
+
+def test_every_default_clip_plays_several_seconds_at_30_fps():
+    """`imfit diffuse PHOTO --preset NAME -o clip.mp4` writes the photo then a frame every
+    `every` steps up to `steps`, at --fps 30 by default: each preset's clip lasts at least 5 s
+    (the issue found 0.7 s)."""
+    from imfit.diffusion.engine import list_presets
+
+    for pr in list_presets():
+        if pr.scheme != "poisson":
+            assert (pr.steps // pr.every + 1) / 30.0 >= 5.0, pr.name

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from imfit.diffusion.engine import Controller, Preset, as_rgb, load_preset
+from imfit.diffusion.engine import Controller, Preset, as_rgb, list_presets, load_preset
 from imfit.errors import ImfitError
 from imfit.poisson.solve import PoissonSystem, poisson_system
 from viewer.gl_passes import Passes, Reduction, float_texture, read_rgb, rgba
@@ -140,9 +140,13 @@ class DiffusionScene:
     m toggles mixed gradients (poisson), space pauses, period steps once while paused,
     [ and ] halve/double the steps per frame, r resets (recording is the window's one record
     key, v or f9, for every scene), x randomises the parameters, j saves them as a preset JSON
-    in `record_dir`. Drag pans (poisson: moves the
-    pasted source, the solve warm-starts from the moved solution), scroll zooms.
+    in `record_dir`, n crossfades to the next preset (by name) over FADE_FRAMES drawn frames:
+    the next preset's engine starts from the picture on screen and both run while the shown
+    picture moves from one to the other, so the look changes without a cut. Drag pans
+    (poisson: moves the pasted source, the solve warm-starts from the moved solution), scroll zooms.
     """
+
+    FADE_FRAMES = 60  # two seconds at 30 fps: a VJ crossfade, not a cut
 
     def __init__(self, preset: str | Preset, image: np.ndarray, steps_per_frame: int = 1,
                  blend_source: np.ndarray | None = None, blend_mask: np.ndarray | None = None,
@@ -161,6 +165,9 @@ class DiffusionScene:
         self.record_dir = Path(record_dir)
         self.message = ""
         self.engine: Any = None
+        self.fading: Any = None  # the previous preset's engine while a crossfade runs
+        self.fade_done = 0
+        self.fade_fbo: Any = None
         self.passes: Passes | None = None
         self.ctx: Any = None
         self.poisson = self.preset.scheme == "poisson"
@@ -183,6 +190,9 @@ class DiffusionScene:
     def _build(self, ctx: Any) -> None:
         if self.engine is not None:
             self.engine.release()
+        if self.fading is not None:  # a reset or a new draw ends a crossfade
+            self.fading.release()
+            self.fading = None
         self.ctx = ctx
         self.passes = self.passes or Passes(ctx)
         if self.poisson:
@@ -202,9 +212,15 @@ class DiffusionScene:
                 self.engine.sweep(self.steps_per_frame)
             else:
                 self.engine.step(self.steps_per_frame)
+                if self.fading is not None:
+                    self.fading.step(self.steps_per_frame)
+                    self.fade_done += 1
             self.single = False
+        shown = self.engine.texture
+        if self.fading is not None:
+            shown = self._fade_texture()
         prog, vao = self.passes.get("diffusion_display.glsl")
-        self.engine.texture.use(0)
+        shown.use(0)
         prog["state"].value = 0
         prog["res"].value = (float(width), float(height))
         prog["pan"].value = (float(self.pan[0]), float(self.pan[1]))
@@ -279,7 +295,55 @@ class DiffusionScene:
         if key == "j" and not self.poisson:
             self.save_preset()
             return True
+        if key == "n" and not self.poisson:
+            self.crossfade()
+            return True
         return False
+
+    def fade_weight(self) -> float:
+        """How far the running crossfade is (0: the old preset's picture, 1: the new one's)."""
+        return min(1.0, self.fade_done / self.FADE_FRAMES)
+
+    def _fade_texture(self) -> Any:
+        """The shown picture during a crossfade: mix(old, new, fade_weight()); at 1 the old
+        engine is let go and the new one is all that runs."""
+        assert self.passes is not None and self.fading is not None
+        a = self.fade_weight()
+        if self.fade_fbo is None:
+            tex = float_texture(self.ctx, self.engine.w, self.engine.h)
+            self.fade_fbo = self.ctx.framebuffer(color_attachments=[tex])
+        self.passes.run("diffusion_mix.glsl", self.fade_fbo, (self.engine.w, self.engine.h),
+                        {"t": a}, {"a": self.fading.texture, "b": self.engine.texture})
+        shown = self.fade_fbo.color_attachments[0]
+        if a >= 1.0:
+            self.fading.release()
+            self.fading = None
+            return self.engine.texture
+        return shown
+
+    def next_preset_name(self) -> str:
+        """The preset after this one in name order (poisson, a blend, is left out)."""
+        names = [p.name for p in list_presets() if p.scheme != "poisson"]
+        base = self.base_preset.name
+        i = names.index(base) if base in names else -1
+        return names[(i + 1) % len(names)]
+
+    def crossfade(self) -> None:
+        """Start a crossfade to the next preset (key n): its engine starts from the picture
+        now on screen and takes over over FADE_FRAMES frames."""
+        name = self.next_preset_name()
+        nxt = load_preset(name)
+        if self.engine is not None:
+            if self.fading is not None:  # a second n during a fade: drop the oldest
+                self.fading.release()
+            old = self.engine
+            self.engine = GLDiffusion(self.ctx, nxt, self.image0, self.passes)
+            self.engine._mix(old.texture, old.texture, 0.0)  # continue from the shown picture
+            self.fading, self.fade_done = old, 0
+        self.preset = self.base_preset = nxt
+        self.params = dict(nxt.params)
+        self.message = f"crossfade to {name}"
+        print(self.message, flush=True)
 
     def randomise(self) -> None:
         """New parameters drawn inside the preset's safe ranges from the next seed; the run
@@ -358,6 +422,7 @@ class DiffusionScene:
                 ("o", "record on/off (mp4 in the record folder)")]
         if not self.poisson:
             out += [("x", "randomise the parameters (safe ranges, next seed)"),
+                    ("n", "crossfade to the next preset"),
                     ("j", "save the running parameters as a preset .json")]
         return out
 
@@ -382,6 +447,14 @@ class DiffusionScene:
         if self.engine is not None:
             self.engine.release()
             self.engine = None
+        if self.fading is not None:
+            self.fading.release()
+            self.fading = None
+        if self.fade_fbo is not None:
+            for t in self.fade_fbo.color_attachments:
+                t.release()
+            self.fade_fbo.release()
+            self.fade_fbo = None
         if self.passes is not None:
             self.passes.release()
             self.passes = None

@@ -72,8 +72,10 @@ PARAMS: dict[str, dict[str, Knob]] = {
         "coupling": Knob(1.0, 0.0, 2.0, "0: per-channel Laplacian, 1: Laplacian of the mean; "
                           "above 1 colour differences anti-diffuse (grow into stipple and "
                           "saturated dots, held by the saturating flux and the 0..1 clamp)"),
-        "blur": Knob(1.0, 0.0, 1.0, "diffusion rate of brightness (the grey axis) in the "
-                      "starting kernel: below 1 edges and faces stay sharp for longer"),
+        "blur": Knob(1.0, -0.5, 1.0, "diffusion rate of brightness (the grey axis) in the "
+                      "starting kernel: below 1 edges and faces stay sharp for longer; 0 "
+                      "keeps them; below 0 brightness anti-diffuses (sharpens into engraved "
+                      "lines and dither, held by the saturating flux and the 0..1 clamp)"),
         "spin": Knob(0.0, -2.0, 2.0, "hue rotation rate of the starting kernel: an "
                       "antisymmetric channel coupling at the centre tap that turns colours "
                       "around the grey axis (greys stay); the learning bends it from there"),
