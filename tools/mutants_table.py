@@ -71,7 +71,7 @@ T_BPY_GN = T_BPY + "::test_geometry_nodes_sigma_scale_renders_the_scaled_set"
 T_BPY_OSL = T_BPY + "::test_osl_path_matches_imfit_render"
 T_BPY_ADDON = T_BPY + "::test_addon_zip_installs_imports_and_renders"
 T_BLEXP = "tests/test_blender_export.py"
-T_VIDEO = "tests/test_live_video.py"
+T_LIVE_VIDEO = "tests/test_live_video.py"
 T_AUDIO = "tests/test_live_audio.py"
 T_MIDI = "tests/test_live_midi.py"
 T_AUDIO_IN = "tests/test_live_audio_in.py"
@@ -669,20 +669,20 @@ MUTANTS: list[Mutant] = [
     M("video_frame_off_by_one",
       "k = math.floor(t * self.fps + 1e-6)",
       "k = max(0, math.floor(t * self.fps + 1e-6) - 1)",
-      "view --video shows the frame before the one that is on", T_VIDEO),
+      "view --video shows the frame before the one that is on", T_LIVE_VIDEO),
     M("video_preset_ignores_new_frames",
       "                self.engine.new_frame(frame)\n",
       "",
-      "view --video --preset keeps diffusing the first frame", T_VIDEO),
+      "view --video --preset keeps diffusing the first frame", T_LIVE_VIDEO),
     M("live_fit_keeps_old_frame",
       "            self.fit.set_frame(frame)\n",
       "            pass\n",
-      "view --video --live-fit keeps fitting the first frame", T_VIDEO),
+      "view --video --live-fit keeps fitting the first frame", T_LIVE_VIDEO),
     M("camera_node_unchecked",
       "    if not node.exists():\n        raise ImfitError(f\"no camera",
       "    if False:\n        raise ImfitError(f\"no camera",
       "view --camera without a camera: an ffmpeg message after seconds, not the one line",
-      T_VIDEO),
+      T_LIVE_VIDEO),
     # -- audio-reactive renders (animate, render, morph, diffuse --audio) ------------------------
     M("react_wrong_band",
       "s = float(signals[r.signal][i])",
