@@ -47,11 +47,6 @@ def _exists(*paths: PathLike | None) -> None:
             raise ImfitError(f"{p}: no such file or folder")
 
 
-def _zoom(zoom: float) -> None:
-    if not (zoom > 0 and zoom < 1e6):
-        raise ImfitError(f"--zoom must be positive, got {zoom}")
-
-
 def _renderer(backend: str = "auto", strategy: str = "billboard",
               note: Echo | None = None) -> Callable[..., Any]:
     from imfit.renderers.backends import get_renderer
@@ -93,7 +88,7 @@ def render_file(fit_path: PathLike, output: PathLike, size: Size | None = None, 
     With `audio` (a WAV) the clip is as long as the track (or `frames`), its frames react to it
     (`react`, as `animate_file`) and the track is muxed into the MP4."""
     center = validate.point(center, "--center")
-    _zoom(zoom)
+    zoom = validate.number(zoom, "--zoom", 0.0, 1e6, lo_open=True)
     if drift is not None and frames is None and audio is None:
         raise ImfitError("--animate needs --frames N")
     plan = None
@@ -175,7 +170,7 @@ def animate_file(fit_path: PathLike, output: PathLike, frames: int | None = None
 
     output = Path(output)
     check_output(output, force, fps)
-    _zoom(zoom)
+    zoom = validate.number(zoom, "--zoom", 0.0, 1e6, lo_open=True)
     validate.fps(fps, "--fps")
     center = validate.point(center, "--center")
     rates = parse_drift(drift)
