@@ -1,6 +1,7 @@
 """Make docs/img/exporters.png: one fit rendered by torch and by every exported shader in the
-project's moderngl harness (the same shims the tests use), plus Blender when `make
-test-blender` has made .venv-blender.
+project's moderngl harness (the one tests/test_export_shaders.py uses;
+tests/test_hosts_browser.py checks the web page in Chromium itself), plus Blender when
+`make test-blender` has made .venv-blender.
 
     .venv/bin/python docs/make_export_renders.py FIT.gabor.json [--size 160]
 """

@@ -255,9 +255,11 @@ def render_export(ctx: Any, gs: Any, target: str, width: int, height: int) -> An
         html = files["index.html"].decode()
         fs = re.search(r'<script id="imfit-fs"[^>]*>(.*?)</script>', html, re.S).group(1)
         data = re.search(r'<script id="imfit-data"[^>]*>(.*?)</script>', html, re.S).group(1)
-        tex = ctx.texture((3, len(gs)), 4, base64.b64decode(data.strip()), dtype="f4")
+        # one row of 3N texels, as the page lays it out on a GPU whose rows hold them all
+        tex = ctx.texture((3 * len(gs), 1), 4, base64.b64decode(data.strip()), dtype="f4")
         return run_fullscreen(ctx, fs.replace("#version 300 es", "#version 330", 1), width,
-                              height, {"imfit_resolution": res, "imfit_center": (0.0, 0.0),
+                              height, {"imfit_count": len(gs),
+                                       "imfit_resolution": res, "imfit_center": (0.0, 0.0),
                                        "imfit_zoom": 1.0, "imfit_gain": 1.0, "imfit_phase": 0.0,
                                        "imfit_bias": tuple(float(b) for b in gs.bias)},
                               {"imfit_data": tex})
