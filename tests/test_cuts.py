@@ -42,9 +42,16 @@ def test_a_one_frame_shot_is_two_cuts(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["slow pan", "fast pan", "fade to black", "fade in",
-                                  "white flash", "flash of another photo", "bright flash"])
+                                  "white flash", "flash of another photo", "bright flash",
+                                  "the light dims", "a small thing appears in a still"])
 def test_no_cut_in_camera_moves_fades_and_flashes(tmp_path, name):
-    frames = pan("astronaut.png", 14, 15 if name == "fast pan" else 4)
+    step = {"fast pan": 15, "a small thing appears in a still": 0}.get(name, 4)
+    frames = pan("astronaut.png", 14, step)
+    if name == "the light dims":  # in one frame, to 40 %, and stays so
+        frames = frames[:7] + [scaled(f, 0.4) for f in frames[7:]]
+    if name == "a small thing appears in a still":  # a 12 x 12 red square from frame 7 on
+        for f in frames[7:]:
+            f.paste((255, 0, 0), (40, 20, 52, 32))
     if name == "fade to black":
         frames = [scaled(f, 1 - i / len(frames)) for i, f in enumerate(frames)]
     if name == "fade in":

@@ -11,17 +11,21 @@ The rule (its numbers are the constants below, all in one place):
 
 - Each frame is read as a THUMB x THUMB colour thumbnail (streamed: one frame decoded at a
   time, JPEGs at a reduced size; only two thumbnails and two numbers per frame are kept), with
-  each channel's mean removed. Removing the mean makes a fade, an exposure drift or a flicker
-  of the light nearly invisible: they scale or shift the values, and what is left is the
-  picture's structure, which a cut replaces.
-- d(a, b) is the mean absolute difference of two thumbnails (0..1). The clip's typical change
+  each channel's mean removed and divided by the thumbnail's contrast (its standard deviation,
+  at least CONTRAST_FLOOR). A fade, an exposure step or a flicker of the light scales or shifts
+  the values; what is left is the picture's structure, which a cut replaces.
+- d(a, b) is the mean absolute difference of two thumbnails, at the best of the shifts of up to
+  SHIFT thumbnail pixels (a camera move or shake of that much costs nothing; a pan of the
+  astronaut photo by 1/100 of its width per frame gives d ~ 0.11, a cut ~ 0.95, a frame
+  against an unrelated photo ~ 0.8..1.0, measured on assets/). The clip's typical change
   at frame i is the median of d(j-1, j) over the WINDOW frames on each side (a camera move or
   a busy scene has a high typical change; a median is not pulled up by a few cuts or flashes).
 - Frame i is a cut when the picture changed between frame i-1 and frame i and the change holds:
   d(i-1, i), d(i-2, i) and d(i-1, i+1) all exceed max(MIN_JUMP, RATIO x typical). One frame
   of a flash (or a single corrupt-looking frame) fails the check on d(i-1, i+1) at the flash
   (the frame after it looks like the one before) and on d(i-2, i) at the frame after it; a
-  pan, however fast, changes each frame about as much as its neighbours do (ratio near 1).
+  pan, however fast, changes each frame about as much as its neighbours do (ratio near 1);
+  MIN_JUMP keeps a still shot (typical change 0) from cutting where a small thing moves.
   A cut at the clip's first frames or last frame is judged on the distances that exist.
 """
 
@@ -35,7 +39,8 @@ import numpy as np
 from imfit.errors import ImfitError
 
 THUMB = 32  # thumbnail side in pixels: structure survives, noise and small motion average out
-MIN_JUMP = 0.06  # an absolute floor on the change at a cut (0..1 scale, mean removed)
+MIN_JUMP = 0.3  # a floor on the change at a cut (in units of the frames' contrast)
+CONTRAST_FLOOR = 0.02  # a frame darker or flatter than this is not stretched further
 RATIO = 3.0  # a cut's change is this many times the clip's typical frame-to-frame change
 SHIFT = 2  # thumbnail pixels a frame may move against the last (a pan or a shake)
 WINDOW = 6  # frames on each side whose changes set the typical change
@@ -73,7 +78,8 @@ def thumbnail(path: Path) -> np.ndarray:
         raise ImfitError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImfitError(f"{path}: corrupt or truncated image ({e})") from None
-    return a - a.mean(axis=(0, 1), keepdims=True)
+    a = a - a.mean(axis=(0, 1), keepdims=True)
+    return a / max(float(a.std()), CONTRAST_FLOOR)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
