@@ -29,6 +29,15 @@ def test_each_cut_is_found_at_its_frame(tmp_path):
     assert find_cuts(save(frames, tmp_path)) == [6, 11]
 
 
+@pytest.mark.parametrize("step", [4, 8])
+def test_a_cut_between_two_pans_is_found(tmp_path, step):
+    """Both shots pan (1 or 2 % of the photo's width per frame): the pan's own change must not
+    hide the cut (a plain difference, without the shift compensation, rates a pan of this
+    speed a third of a cut and finds nothing)."""
+    frames = pan("astronaut.png", 7, step) + pan("chelsea.png", 7, step)
+    assert find_cuts(save(frames, tmp_path)) == [7]
+
+
 def test_a_cut_right_after_the_first_frame_and_a_last_frame_shot(tmp_path):
     """Cuts at the edges, where a neighbour is missing: frame 1 and the single last frame."""
     frames = pan("astronaut.png", 1, 4) + pan("chelsea.png", 8, 4) + pan("camera.png", 1, 3)
