@@ -9,12 +9,12 @@ keyframes at the cut and at least every 4 frames (the cluster runs print the pla
 in the same process and the same clip: the plain single-process loop (`modes.run_fit_jobs`,
 one torch thread like each worker), then `run_cluster_jobs` on a LocalCluster of 1 and of 2
 workers. It prints frames per minute (fitting only, and with the cluster's start), the speed-up
-of 2 workers over 1, and the
-scheduling overhead per frame: the time per frame besides the fits themselves (wall clock minus
-the fits' own seconds recorded in each .gabor.json) on 1 worker minus the same for the plain
-loop, i.e. what Dask's submission, the transfer of parameters and previews, and waiting for
-results add; measured within each run, so a changing machine load affects it less than the
-ratio of whole runs (also printed). The runs' files are compared: they must be identical.
+of 2 workers over 1, and the scheduling overhead per frame: the time per frame besides the
+fits themselves (wall clock minus the fits' own seconds recorded in each .gabor.json) on 1
+worker minus the same for the plain loop, i.e. what Dask's submission, the transfer of
+parameters and previews, and waiting for results add; measured within each run, so a changing
+machine load affects it less than the ratio of whole runs (also printed). The runs' files are
+compared: they must be identical.
 """
 
 from __future__ import annotations
