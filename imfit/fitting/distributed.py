@@ -320,9 +320,14 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
         finally:
             comm.abort()
 
-    with _quiet_dask():
+    def in_own_loop() -> Any:  # a thread of its own: the caller may run a loop (Jupyter)
+        return asyncio.run(asyncio.wait_for(ask(), wait))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _quiet_dask(), ThreadPoolExecutor(1) as pool:
         try:
-            who = asyncio.run(asyncio.wait_for(ask(), wait))
+            who = pool.submit(in_own_loop).result()
         except (OSError, TimeoutError, asyncio.TimeoutError):
             who = None
             reached = False
