@@ -159,3 +159,19 @@ def test_thumbnails_are_streamed(tmp_path, monkeypatch):
     monkeypatch.setattr(cuts, "thumbnail", counted)
     assert cuts.find_cuts(paths) == []
     assert len(made) == 30 and max(alive) <= 2
+
+
+def test_frames_stored_turned_are_seen_as_shown(tmp_path):
+    """From frame 6 on the camera wrote its JPEGs turned, with an EXIF orientation tag (6: show
+    turned 90 degrees clockwise): shown, the pan goes on, so no cut; read as stored, every
+    frame from 6 on would look like another picture."""
+    frames = pan("astronaut.png", 12, 4)
+    for i, f in enumerate(frames):
+        path = tmp_path / f"f{i:03d}.jpg"
+        if i < 6:
+            f.save(path, quality=95)
+        else:
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            f.rotate(90, expand=True).save(path, quality=95, exif=exif)
+    assert find_cuts(sorted(tmp_path.glob("*.jpg"))) == []

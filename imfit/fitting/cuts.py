@@ -66,9 +66,12 @@ def thumbnail(path: Path) -> np.ndarray:
                                  f"{MAX_PIXELS // 1_000_000} megapixel limit")
             if im.mode in _PLAIN_MODES:
                 im.draft("RGB", (THUMB * 2, THUMB * 2))
-                small = ImageOps.exif_transpose(im).convert("RGB").resize(
-                    (THUMB, THUMB), Image.Resampling.BOX)
-                a = np.asarray(small, np.float32) / 255.0
+                if im.getexif().get(0x0112, 1) != 1:  # copies the frame: only when turned
+                    im = ImageOps.exif_transpose(im)
+                if im.mode != "RGB":
+                    im = im.convert("RGB")
+                a = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX),
+                               np.float32) / 255.0
             else:
                 rgb, _ = read_image(path)
                 a = resize_area(rgb, THUMB, THUMB)
