@@ -67,7 +67,7 @@ def thumbnail(path: Path) -> np.ndarray:
             if im.mode in _PLAIN_MODES:
                 im.draft("RGB", (THUMB * 2, THUMB * 2))
                 if im.getexif().get(0x0112, 1) != 1:  # copies the frame: only when turned
-                    im = ImageOps.exif_transpose(im)
+                    im = ImageOps.exif_transpose(im, in_place=False)
                 if im.mode != "RGB":
                     im = im.convert("RGB")
                 a = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX),
