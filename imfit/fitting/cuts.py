@@ -1,11 +1,11 @@
 """Scene cuts in a sequence of frames, found before any fit: where video keyframes go.
 
 A video frame between keyframes starts from the previous frame's fit (a warm start). Across a
-scene cut that start describes another picture, so the frame after a cut is better fitted from
-scratch, and a segment (the frames from one keyframe to the next, one chain of tasks on a
-cluster) should begin there. `keyframe_flags` places keyframes at every cut plus at least every
-`keyframes` frames; `imfit.fitting.modes.plan` calls it, so the single-process and the cluster
-runs share one plan.
+scene cut that start describes another picture, so the first frame of the new scene is better
+fitted from scratch, and a segment (the frames from one keyframe to the next, one chain of
+tasks on a cluster) should begin there. `keyframe_flags` places keyframes at every cut plus at
+least every `keyframes` frames; `imfit.fitting.modes.plan` calls it, so the single-process and
+the cluster runs share one plan.
 
 The rule (its numbers are the constants below, all in one place):
 
@@ -49,7 +49,8 @@ _PLAIN_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr
 
 
 def thumbnail(path: Path) -> np.ndarray:
-    """`path` as a (THUMB, THUMB, 3) float32 thumbnail with each channel's mean removed.
+    """`path` as a (THUMB, THUMB, 3) float32 thumbnail, each channel's mean removed, divided by
+    its contrast (the module docstring says why).
 
     Pillow decodes a JPEG at 1/2..1/8 of its size when asked (`draft`) and other formats in
     full, one frame at a time; pictures Pillow reads in unusual modes (16-bit, float) go
