@@ -174,7 +174,9 @@ def main() -> None:
 @click.option("--mutation-scale", type=float, default=0.0,
               help="Random parameter mutation strength (0 = off).")
 @click.option("--keyframes", type=int, default=10, show_default=True,
-              help="Video modes: a fresh (not warm-started) fit every N frames.")
+              help="Video modes: a fresh (not warm-started) fit at least every N frames.")
+@click.option("--cuts", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
+              help="Video modes: also a fresh fit at each scene cut (off: every N frames only).")
 @click.option("--alpha", type=click.Choice(["composite", "weight"]), default="composite",
               show_default=True, help="RGBA input: composite on --background, or use alpha as "
               "the weight.")
@@ -199,7 +201,7 @@ def main() -> None:
 def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations: int,
         iter_multiple: float, rescales: int, size: int, num_gabors: int, gradient: float,
         sobel: float, l1: float, global_lr: float, gamma: float, mutation_scale: float,
-        keyframes: int, alpha: str, background: str, seed: int, device: str,
+        keyframes: int, cuts: str, alpha: str, background: str, seed: int, device: str,
         force: bool, workers: int | None, cluster: str | None, view: bool,
         test_frames: int | None, screenshot: Path | None) -> None:
     """Fit Gabor wavelets to an image (or a folder / video of frames)."""
@@ -227,13 +229,13 @@ def fit(path: Path, output_dir: Path, mode: str, weight: Path | None, iterations
 
         code = fit_and_watch(path, mode, output_dir, weight, settings, frames=test_frames,
                              screenshot=screenshot, force=force, echo=click.echo,
-                             keyframes=keyframes, alpha=alpha, background=bg)
+                             keyframes=keyframes, alpha=alpha, background=bg, cuts=cuts)
     else:
         from imfit.fitting.modes import run_fit_jobs
 
         code = run_fit_jobs(path, mode, output_dir, weight, settings, keyframes=keyframes,
                             alpha=alpha, background=bg, force=force, echo=click.echo,  # type: ignore[arg-type]
-                            workers=workers, address=cluster)
+                            workers=workers, address=cluster, cuts=cuts)
     if code:
         if code == 130:
             _ignore_interrupts()

@@ -3,16 +3,18 @@
     .venv/bin/python bench/cluster.py                  # 16 frames, 48 px, 24 wavelets
     .venv/bin/python bench/cluster.py --frames 32 --size 64
 
-The clip is a window panning across the astronaut photo (a camera move: neighbouring frames
-alike, as `--mode video` expects), keyframes every 4 frames. Three runs in the same process and
-the same clip: the plain single-process loop (`modes.run_fit_jobs`, one torch thread like each
-worker), then `run_cluster_jobs` on a LocalCluster of 1 and of 2 workers. It prints frames per
-minute (fitting only, and with the cluster's start), the speed-up of 2 workers over 1, and the
-scheduling overhead per frame: the time per frame besides the fits themselves (wall clock minus
-the fits' own seconds recorded in each .gabor.json) on 1 worker minus the same for the plain
-loop, i.e. what Dask's submission, the transfer of parameters and previews, and waiting for
-results add; measured within each run, so a changing machine load affects it less than the
-ratio of whole runs (also printed). The runs' files are compared: they must be identical.
+The clip is a window panning across the astronaut photo, then (a scene cut 5/8 of the way)
+across the cat photo (camera moves: neighbouring frames alike, as `--mode video` expects),
+keyframes at the cut and at least every 4 frames (the cluster runs print the plan). Three runs
+in the same process and the same clip: the plain single-process loop (`modes.run_fit_jobs`,
+one torch thread like each worker), then `run_cluster_jobs` on a LocalCluster of 1 and of 2
+workers. It prints frames per minute (fitting only, and with the cluster's start), the speed-up
+of 2 workers over 1, and the scheduling overhead per frame: the time per frame besides the
+fits themselves (wall clock minus the fits' own seconds recorded in each .gabor.json) on 1
+worker minus the same for the plain loop, i.e. what Dask's submission, the transfer of
+parameters and previews, and waiting for results add; measured within each run, so a changing
+machine load affects it less than the ratio of whole runs (also printed). The runs' files are
+compared: they must be identical.
 """
 
 from __future__ import annotations
@@ -34,14 +36,21 @@ def make_clip(folder: Path, frames: int, width: int, height: int) -> None:
 
     from imfit.formats.images import read_image, resize_area, to_uint8
 
-    img, _ = read_image(ROOT / "assets" / "astronaut.png")
-    h, w = img.shape[:2]
-    ch, cw = h * 2 // 3, w * 2 // 3
     folder.mkdir(parents=True)
-    for i in range(frames):
-        x = round((w - cw) * i / max(1, frames - 1))
-        crop = img[(h - ch) // 2:(h - ch) // 2 + ch, x:x + cw]
-        Image.fromarray(to_uint8(resize_area(crop, width, height))).save(folder / f"{i:04d}.png")
+    first = frames - frames * 3 // 8  # the cut at 10 of 16: off the every-K grid
+    shots = [(name, n) for name, n in (("astronaut.png", first), ("chelsea.png", frames - first))
+             if n]
+    i = 0
+    for name, n in shots:
+        img, _ = read_image(ROOT / "assets" / name)
+        h, w = img.shape[:2]
+        ch, cw = h * 2 // 3, w * 2 // 3
+        for k in range(n):
+            x = round((w - cw) * k / max(1, n - 1) / 4)  # a quarter of the width in the shot
+            crop = img[(h - ch) // 2:(h - ch) // 2 + ch, x:x + cw]
+            Image.fromarray(to_uint8(resize_area(crop, width, height))).save(
+                folder / f"{i:04d}.png")
+            i += 1
 
 
 def main() -> None:
@@ -80,7 +89,8 @@ def main() -> None:
             assert same, f"{p.name}: {n} workers differ from the plain loop"
     f = a.frames
     print(f"\n{f} frames {a.size}x{a.size * 2 // 3}, {a.num_gabors} wavelets, {a.iterations} "
-          f"steps (+1 coarse scale), keyframes every {a.keyframes}; files identical in all runs")
+          f"steps (+1 coarse scale), keyframes at the cut and at least every {a.keyframes}; "
+          "files identical in all runs")
     print("| run | seconds fitting | frames/min | seconds incl. start | frames/min incl. start |")
     print("|---|---|---|---|---|")
     print(f"| plain loop (1 thread) | {plain:.1f} | {f / plain * 60:.1f} | - | - |")

@@ -31,20 +31,22 @@ from imfit.fitting.fitter import FitSettings
 
 SETTINGS = FitSettings(num_gabors=8, size=24, iterations=20, rescales=0, seed=3)
 KEYFRAMES = 3
-N_FRAMES = 9  # three segments: f000-f002, f003-f005, f006-f008
+N_FRAMES = 9
+CUT = 5  # the clip cuts from the astronaut to the cat at frame 5
+# keyframes at 0, 3 (K), 5 (the cut) and 8 (K after the cut): four segments
+SEGMENTS = [["f000", "f001", "f002"], ["f003", "f004"], ["f005", "f006", "f007"], ["f008"]]
 STEMS = [f"f{i:03d}" for i in range(N_FRAMES)]
 CLI_FIT = ["--size", "24", "--num-gabors", "8", "--iterations", "20", "--rescales", "0",
            "--seed", "3", "--keyframes", str(KEYFRAMES), "--mode", "video"]
 
 
-def make_clip(folder: Path, n: int = N_FRAMES) -> Path:
-    """A drifting two-colour grating: each frame differs, neighbours are alike (as in video)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:16, 0:24]
-    for i in range(n):
-        wave = np.sin(xx * 0.5 + yy * 0.2 + i * 0.35)[..., None]
-        img = 0.5 + 0.4 * wave * np.array([1.0, 0.5, 0.2]) + 0.05 * (i % 2)
-        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(folder / f"f{i:03d}.png")
+def make_clip(folder: Path) -> Path:
+    """24x16 frames: a slow pan across the astronaut, a cut at frame CUT, a pan across the cat
+    (each frame differs, neighbours are alike, as in video)."""
+    from clips import pan, save
+
+    save(pan("astronaut.png", CUT, 6, (24, 16)) + pan("chelsea.png", N_FRAMES - CUT, 6, (24, 16)),
+         folder)
     return folder
 
 
@@ -110,18 +112,54 @@ def no_temp_files(folder: Path) -> None:
 
 
 # -- meaning -----------------------------------------------------------------------------------
-def test_keyframes_cut_the_clip_into_warm_started_segments(reference):
-    """The rule both runs share: every KEYFRAMES-th frame starts fresh, the rest warm."""
+def test_keyframes_cut_the_clip_into_warm_started_segments(clip, reference):
+    """The rule both runs share: a keyframe at the cut and KEYFRAMES frames after the last
+    keyframe; the rest warm. Each frame's metadata says which it was."""
     from imfit.fitting.distributed import segments
     from imfit.fitting.modes import plan
 
-    warm = [imfit.load(reference / f"{s}.gabor.json").meta["warm_start"] for s in STEMS]
-    assert warm == [i % KEYFRAMES != 0 for i in range(N_FRAMES)]
-    jobs = list(plan(reference, "folder", reference, None))  # any folder of pictures
-    video = list(plan(reference, "video", reference, None, keyframes=4))
+    keys = {seg[0] for seg in SEGMENTS}
+    metas = [imfit.load(reference / f"{s}.gabor.json").meta for s in STEMS]
+    assert [m["warm_start"] for m in metas] == [s not in keys for s in STEMS]
+    assert [m["keyframe"] for m in metas] == [s in keys for s in STEMS]
+    assert [s for s, m in zip(STEMS, metas) if m["scene_cut"]] == [f"f{CUT:03d}"]
+    video = list(plan(clip, "video", reference, None, keyframes=KEYFRAMES))
+    assert [[video[i].stem for i in seg] for seg in segments(video)] == SEGMENTS
+    jobs = list(plan(clip, "folder", reference, None))
     assert segments(jobs) == [[i] for i in range(len(jobs))]
-    assert segments(video) == [list(range(a, min(a + 4, len(video))))
-                               for a in range(0, len(video), 4)]
+    off = list(plan(clip, "video", reference, None, keyframes=4, cuts="off"))
+    assert segments(off) == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+
+
+def test_the_frame_after_the_cut_is_a_cold_fit(clip, reference, tmp_path):
+    """Frame CUT's parameters are those of fitting that picture alone (`--mode image`, same
+    seed): nothing of the astronaut's wavelets carried over. The frame before it was warm."""
+    from imfit.fitting.modes import run_fit_jobs
+    from imfit.native import single_thread
+
+    stem = f"f{CUT:03d}"
+    with single_thread():
+        assert run_fit_jobs(clip / f"{stem}.png", "image", tmp_path, None, SETTINGS,
+                            echo=lambda _: None) == 0
+    alone = imfit.load(tmp_path / f"{stem}.gabor.json")
+    in_video = imfit.load(reference / f"{stem}.gabor.json")
+    assert np.array_equal(alone.params, in_video.params)
+    assert np.array_equal(alone.bias, in_video.bias)
+    before = imfit.load(reference / f"f{CUT - 1:03d}.gabor.json")
+    assert before.meta["warm_start"] is True
+
+
+def test_the_plan_line_counts_segments_and_cuts(clip, tmp_path):
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(main, ["fit", str(clip), "-o", str(tmp_path / "o"), *CLI_FIT])
+    assert r.exit_code == 0, r.output
+    assert ("9 frames in 4 segments (1 scene cut found; a keyframe at least every 3 frames)"
+            in r.output), r.output
+    r = CliRunner().invoke(main, ["fit", str(clip), "-o", str(tmp_path / "p"), *CLI_FIT,
+                                  "--cuts", "off"])
+    assert r.exit_code == 0, r.output
+    assert "9 frames in 3 segments (scene cuts off;" in r.output, r.output
 
 
 def test_two_local_workers_write_what_one_process_writes(clip, reference, tmp_path):
@@ -131,7 +169,8 @@ def test_two_local_workers_write_what_one_process_writes(clip, reference, tmp_pa
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["fit", str(clip), "-o", str(out), "--workers", "2", *CLI_FIT])
     assert r.exit_code == 0, r.output
-    assert "fitted 9 frames" in r.output and "on 2 workers" in r.output
+    assert "fitted 9 frames (4 segments, 1 at scene cuts)" in r.output, r.output
+    assert "on 2 workers" in r.output
     same_as_reference(out, reference)
     no_temp_files(out)
 
@@ -163,8 +202,8 @@ def test_resume_skips_complete_frames_and_refits_the_rest(clip, reference, tmp_p
                                                           scheduler):
     """Start from the single-process files, damaged three ways: a fit marked incomplete (what
     Ctrl-C writes), a truncated .txt, a missing frame. Only the damaged frames and those after
-    them in their segment are refitted (from the saved previous frame); the rest keep their
-    files untouched."""
+    them in their segment (SEGMENTS) are refitted (from the saved previous frame); the rest
+    keep their files untouched."""
     for p in reference.iterdir():
         shutil.copy2(p, tmp_path / p.name)
     gs = imfit.load(tmp_path / "f001.gabor.json")
@@ -174,13 +213,13 @@ def test_resume_skips_complete_frames_and_refits_the_rest(clip, reference, tmp_p
     txt.write_text(txt.read_text()[:40])
     for ext in (".gabor.json", ".png", ".txt"):
         (tmp_path / f"f008{ext}").unlink()
-    kept = ["f000", "f006", "f007"]
+    kept = ["f000", "f005", "f006", "f007"]
     mtimes = {s: (tmp_path / f"{s}.gabor.json").stat().st_mtime_ns for s in kept}
     time.sleep(0.01)
 
     result = run(clip, tmp_path, address=scheduler)
     assert sorted(result.skipped) == kept
-    assert sorted(result.fitted) == ["f001", "f002", "f003", "f004", "f005", "f008"]
+    assert sorted(result.fitted) == ["f001", "f002", "f003", "f004", "f008"]
     assert {s: (tmp_path / f"{s}.gabor.json").stat().st_mtime_ns for s in kept} == mtimes
     same_as_reference(tmp_path, reference)
     again = run(clip, tmp_path, address=scheduler)  # nothing left to do
@@ -213,16 +252,38 @@ def test_ctrl_c_leaves_complete_files_and_a_rerun_finishes(clip, reference, tmp_
     same_as_reference(tmp_path, reference)
 
 
-def test_other_settings_in_the_output_folder_stop_before_any_work(clip, reference, tmp_path):
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a frame was submitted")
+
+
+def test_other_settings_in_the_output_folder_stop_before_any_work(clip, reference, tmp_path,
+                                                                  scheduler, monkeypatch):
     """A complete fit made with other settings is not silently mixed into this run."""
     for p in reference.iterdir():
         shutil.copy2(p, tmp_path / p.name)
-    from imfit.fitting.distributed import run_cluster_jobs
+    from imfit.fitting import distributed as engine
 
+    monkeypatch.setattr(engine, "connect", _no_fit)
     other = FitSettings(num_gabors=9, size=24, iterations=20, rescales=0, seed=3)
     with pytest.raises(ImfitError, match="another frame, mode or settings; pass --force"):
-        run_cluster_jobs(clip, "video", tmp_path, None, other, keyframes=KEYFRAMES,
-                         address="tcp://127.0.0.1:9")  # fails before it would connect
+        engine.run_cluster_jobs(clip, "video", tmp_path, None, other, keyframes=KEYFRAMES,
+                                address=scheduler)
+
+
+@pytest.mark.parametrize("keyframes,cuts", [(5, "off"), (3, "off")])
+def test_other_keyframes_in_the_output_folder_stop_before_any_work(
+        clip, reference, tmp_path, scheduler, monkeypatch, keyframes, cuts):
+    """The reference was cut at 0, 3, 5, 8. Resuming it with keyframes 0, 5 (a frame fitted
+    cold, f003, would now be warm) or 0, 3, 6 (f005 fitted cold would be warm, f006 fitted warm
+    would be cold) would keep fits this plan does not make."""
+    for p in reference.iterdir():
+        shutil.copy2(p, tmp_path / p.name)
+    from imfit.fitting import distributed as engine
+
+    monkeypatch.setattr(engine, "connect", _no_fit)
+    with pytest.raises(ImfitError, match="another frame, mode or settings; pass --force"):
+        engine.run_cluster_jobs(clip, "video", tmp_path, None, SETTINGS, keyframes=keyframes,
+                                cuts=cuts, address=scheduler)
 
 
 # -- bad input: one line, exit 2 ----------------------------------------------------------------
@@ -257,6 +318,64 @@ def test_unreachable_scheduler_fails_fast(clip, tmp_path, monkeypatch):
                     "cannot reach the Dask scheduler", addr)
     assert time.monotonic() - t0 < 15
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.fixture
+def listener():
+    """A TCP port on loopback held by something that is not a Dask scheduler: `reply` bytes
+    once a request comes (an HTTP server's answer), or None: never a word (a hung service)."""
+    import socket
+    import threading
+
+    socks: list[socket.socket] = []
+
+    def start(reply: bytes | None) -> str:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        socks.append(srv)
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                socks.append(conn)
+                if reply is not None:
+                    try:
+                        conn.recv(256)
+                        conn.sendall(reply)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+
+    yield start
+    for s in socks:
+        s.close()
+
+
+@pytest.mark.parametrize("reply,needle", [
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "is not a Dask scheduler"),
+    (b"\xff" * 64, "is not a Dask scheduler"),
+    (None, "cannot reach the Dask scheduler"),
+])
+def test_a_port_that_is_not_a_scheduler_fails_fast(clip, tmp_path, monkeypatch, listener,
+                                                   reply, needle):
+    """An HTTP server at the address made Dask's client read its reply as an exabyte frame
+    ('out of memory'); a listener that never answers held it for as long as the socket
+    lived. Both are one line now, within the connect timeout."""
+    from imfit.fitting import distributed as engine
+
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT_S", 1.0)
+    addr = listener(reply)
+    t0 = time.monotonic()
+    one_line_exit_2(["fit", str(clip), "-o", str(tmp_path / "o"), "--cluster", addr, *CLI_FIT],
+                    needle, addr)
+    assert time.monotonic() - t0 < 15
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("extra,needle", [

@@ -87,6 +87,7 @@ T_CLI_GL = ("tests/test_diffusion_gl.py::"
             "test_cli_diffuse_and_blend_with_backend_gl_run_the_glsl_engines")
 
 T_CLU = "tests/test_cluster.py"
+T_CUTS = "tests/test_cuts.py"
 
 
 def T_CLU_K(*names: str) -> tuple[str, ...]:
@@ -780,6 +781,69 @@ MUTANTS: list[Mutant] = [
       "            pass",
       "a fit a worker's Ctrl-C cut short is written as a finished frame", *T_CLU_K(
           "test_a_worker_stopped_mid_fit_sends_no_partial_frame")),
+    # -- scene cuts place video keyframes (imfit.fitting.cuts) --------------------------------
+    M("cut_keyframe_one_late",
+      "        is_cut = i in at_cut\n",
+      "        is_cut = i - 1 in at_cut\n",
+      "the keyframe lands on the frame after the cut: the new scene's first frame starts from "
+      "the old scene's wavelets", T_CUTS + "::test_keyframes_at_cuts_and_at_least_every_k_frames",
+      *T_CLU_K("test_the_frame_after_the_cut_is_a_cold_fit")),
+    M("cut_ratio_ignored",
+      "        need = max(MIN_JUMP, RATIO * typical)\n",
+      "        need = MIN_JUMP\n",
+      "the clip's typical change is ignored: every frame of a fast pan is a cut",
+      T_CUTS + "::test_no_cut_in_camera_moves_fades_and_flashes"),
+    M("cut_floor_ignored",
+      "        need = max(MIN_JUMP, RATIO * typical)\n",
+      "        need = RATIO * typical\n",
+      "in a still shot any small movement is a cut", T_CUTS +
+      "::test_no_cut_in_camera_moves_fades_and_flashes"),
+    M("cut_flash_is_a_cut",
+      "        held = [d1[i], d2[i], d2[i + 1] if i + 1 < n else np.nan]\n",
+      "        held = [d1[i], d2[i]]\n",
+      "a one-frame flash is a cut (a keyframe wasted, the next frame warm from the flash)",
+      T_CUTS + "::test_no_cut_in_camera_moves_fades_and_flashes"),
+    M("cut_after_flash",
+      "        held = [d1[i], d2[i], d2[i + 1] if i + 1 < n else np.nan]\n",
+      "        held = [d1[i], d2[i + 1] if i + 1 < n else np.nan]\n",
+      "the frame after a one-frame flash is taken for a cut",
+      T_CUTS + "::test_no_cut_in_camera_moves_fades_and_flashes"),
+    M("cut_contrast_kept",
+      "    return a / max(float(a.std()), CONTRAST_FLOOR)\n",
+      "    return a / 0.2\n",
+      "contrast not normalised per frame: a light that dims in one frame is a scene cut",
+      T_CUTS + "::test_no_cut_in_camera_moves_fades_and_flashes"),
+    M("cut_no_motion_compensation",
+      "    for dy in range(-SHIFT, SHIFT + 1):\n        for dx in range(-SHIFT, SHIFT + 1):\n",
+      "    for dy in range(0, 1):\n        for dx in range(0, 1):\n",
+      "a pan's own change hides a cut: the shots of a panning clip run into each other",
+      T_CUTS + "::test_a_cut_between_two_pans_is_found"),
+    M("cut_thumbnails_all_kept",
+      "        back = [*back[-1:], t]\n",
+      "        back = [*back[-1:], t]\n"
+      "        frame_changes.__dict__.setdefault(\"kept\", []).append(t)\n",
+      "every frame's thumbnail is kept: a long clip's detector grows without bound",
+      T_CUTS + "::test_thumbnails_are_streamed"),
+    M("cut_exif_orientation_ignored",
+      "if im.getexif().get(0x0112, 1) != 1:  # copies the frame: only when turned\n",
+      "if False:\n",
+      "frames a camera stored turned (EXIF orientation) are taken for a new scene",
+      T_CUTS + "::test_frames_stored_turned_are_seen_as_shown"),
+    M("cluster_plan_without_cuts",
+      "weight, keyframes, cuts))  # the single run's plan",
+      "weight, keyframes, \"off\"))",
+      "the cluster ignores scene cuts: its files differ from the single-process run's",
+      *T_CLU_K("test_two_local_workers_write_what_one_process_writes")),
+    M("cluster_resume_ignores_keyframes",
+      "    if same and \"keyframe\" in meta and meta[\"keyframe\"] != (not job.warm):\n",
+      "    if False:\n",
+      "a resume with other keyframes keeps frames fitted cold where this plan starts warm",
+      *T_CLU_K("test_other_keyframes_in_the_output_folder_stop_before_any_work")),
+    M("cluster_scheduler_not_probed",
+      "        check_scheduler(address, connect_timeout)\n",
+      "        pass\n",
+      "an HTTP server at the scheduler address says 'out of memory'; a silent one hangs",
+      *T_CLU_K("test_a_port_that_is_not_a_scheduler_fails_fast")),
     # -- Ctrl-C stops a command once (tests/test_ctrl_c.py) -------------------------------------
     M("second_ctrl_c_raised",
       "            self.armed = False\n            raise KeyboardInterrupt\n",

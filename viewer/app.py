@@ -77,7 +77,7 @@ def fit_size_of(path: Path, mode: str, size: int) -> tuple[int, int]:
     from imfit.fitting.modes import plan
     from imfit.formats.images import fit_size
 
-    job = next(iter(plan(path, mode, Path("."), None)), None)
+    job = next(iter(plan(path, mode, Path("."), None, cuts="off")), None)  # only its size
     if job is None:
         raise ImfitError(f"{path}: nothing to fit")
     try:

@@ -7,9 +7,10 @@ pure Python, a LocalCluster for one machine and a scheduler address for many, an
 tasks of a worker that dies. `dask`/`distributed` are imported here only, lazily (the optional
 extra `imfit[cluster]`). docs/cluster.md is the user's guide.
 
-- Keyframes. A video (or vm) sequence is split at its keyframes, every `keyframes`-th frame
-  (0, K, 2K, ...), exactly as the single-process run places them: a keyframe is fitted from
-  scratch, the frames after it start from the previous frame's fit. Each run of frames from a
+- Keyframes. A video (or vm) sequence is split at its keyframes, at every scene cut and at
+  least every `keyframes` frames (`imfit.fitting.cuts`), by the same `modes.plan` the
+  single-process run uses: a keyframe is fitted from scratch, the frames after it start from
+  the previous frame's fit. Each run of frames from a
   keyframe to the next is a *segment*, submitted as one chain of tasks (frame k+1's task takes
   frame k's result); segments are independent and run in parallel. In folder mode every frame
   is its own segment.
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imfit.errors import ImfitError
-from imfit.fitting.modes import Job, fit_outputs, job_inputs, plan
+from imfit.fitting.modes import Job, describe_plan, fit_outputs, job_inputs, plan
 from imfit.model.gaborset import GaborSet
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class ClusterRun:
     startup: float = 0.0  # of which connecting and checking the workers
     psnrs: list[float] = field(default_factory=list)
     fit_seconds: list[float] = field(default_factory=list)  # each fit's own time on its worker
+    segments: int = 0  # warm-start chains in the plan (all frames, fitted or skipped)
+    cuts: int = 0  # of whose keyframes this many are at scene cuts
 
     def summary(self, out_dir: Path) -> str:
         if not self.fitted:
@@ -89,8 +92,10 @@ class ClusterRun:
         skip = f", {len(self.skipped)} already complete" if self.skipped else ""
         psnr = (f"; PSNR {min(self.psnrs):.2f}..{max(self.psnrs):.2f} dB" if self.psnrs
                 else "")
-        return (f"fitted {len(self.fitted)} frames into {out_dir} on {self.workers} workers "
-                f"in {self.seconds:.1f} s ({rate:.1f} frames/min{skip}){psnr}")
+        segs = (f" ({self.segments} segments, {self.cuts} at scene cuts)" if self.segments
+                else "")
+        return (f"fitted {len(self.fitted)} frames{segs} into {out_dir} on {self.workers} "
+                f"workers in {self.seconds:.1f} s ({rate:.1f} frames/min{skip}){psnr}")
 
 
 # -- segments and resume ------------------------------------------------------------------------
@@ -136,6 +141,8 @@ def frame_state(job: Job, mode: str, settings: FitSettings) -> tuple[str, GaborS
             and (meta.get("weight") == (job.weight.name if job.weight else None)))
     if same and not job.warm and meta.get("warm_start"):
         same = False  # fitted as a warm frame: other keyframes
+    if same and "keyframe" in meta and meta["keyframe"] != (not job.warm):
+        same = False  # fitted cold where this plan starts warm (other cuts or --keyframes)
     return ("complete" if same else "other"), gs
 
 
@@ -288,6 +295,54 @@ def _quiet_dask() -> Iterator[None]:
             logging.getLogger(n).setLevel(level)
 
 
+def _target(address: str) -> str:
+    return address if "://" in address else f"tcp://{address}"
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """One Dask `identity` request to `address`, bounded by `timeout` seconds (default
+    CONNECT_TIMEOUT_S) as a whole: nothing there, a host that never answers, or another kind
+    of server (Dask's client reads an HTTP reply as a frame length of exabytes and runs out of
+    memory; a silent listener holds it past its own timeout) is one line, before the clip is
+    read or a client started."""
+    import asyncio
+
+    _import_distributed()
+    from distributed.comm import connect as comm_connect
+
+    wait = CONNECT_TIMEOUT_S if timeout is None else timeout
+
+    async def ask() -> Any:
+        comm = await comm_connect(_target(address), timeout=wait)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def in_own_loop() -> Any:  # a thread of its own: the caller may run a loop (Jupyter)
+        return asyncio.run(asyncio.wait_for(ask(), wait))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _quiet_dask(), ThreadPoolExecutor(1) as pool:
+        try:
+            who = pool.submit(in_own_loop).result()
+        except (OSError, TimeoutError, asyncio.TimeoutError):
+            who = None
+            reached = False
+        except Exception:  # noqa: BLE001 - garbage from another protocol, in any form
+            who, reached = None, True
+        else:
+            reached = True
+    if not reached:
+        raise ImfitError(f"cannot reach the Dask scheduler at {address} within {wait:g} s "
+                         "(is `dask scheduler` running there?)")
+    if not isinstance(who, dict) or who.get("type") != "Scheduler":
+        raise ImfitError(f"what answers at {address} is not a Dask scheduler (another "
+                         "program has that port?)")
+
+
 @contextmanager
 def connect(workers: int | None, address: str | None,
             connect_timeout: float | None = None) -> Iterator[Any]:
@@ -307,8 +362,7 @@ def connect(workers: int | None, address: str | None,
                     preload=[__name__])  # dask_setup: Ctrl-C is the client's
                 client = distributed.Client(cluster, timeout=max(connect_timeout, 30))
             else:
-                target = address if "://" in address else f"tcp://{address}"
-                client = distributed.Client(target, timeout=connect_timeout)
+                client = distributed.Client(_target(address), timeout=connect_timeout)
         except (OSError, TimeoutError) as e:
             if cluster is not None:
                 cluster.close()
@@ -367,7 +421,8 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                      force: bool = False, workers: int | None = None,
                      address: str | None = None, echo: Callable[[str], None] = print,
                      connect_timeout: float | None = None,
-                     on_written: Callable[[str], None] | None = None) -> ClusterRun:
+                     on_written: Callable[[str], None] | None = None,
+                     cuts: str = "auto") -> ClusterRun:
     """Fit every job of `modes.plan(...)` on Dask and write its files as results arrive.
 
     Checks everything it can before any fit: the options, the frames, the output folders,
@@ -381,7 +436,9 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
 
     check_cluster_args(mode, workers, address)
     _import_distributed()
-    jobs = list(plan(path, mode, out_dir, weight, keyframes))
+    if address is not None:  # seconds, not after the clip is read and the cuts are found
+        check_scheduler(address, connect_timeout)
+    jobs = list(plan(path, mode, out_dir, weight, keyframes, cuts))  # the single run's plan
     for folder in {job.out_dir for job in jobs}:
         check_output_folder(folder, create=True)
     jobs = [replace(j, image=j.image.resolve(),
@@ -390,6 +447,8 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     refuse_existing([o for t in todos for j in t.jobs for o in fit_outputs(j.out_dir, j.stem)
                      if o not in replaced], force)
     run = ClusterRun(skipped=skipped)
+    if mode in ("video", "vm"):
+        run.segments, run.cuts = len(segments(jobs)), sum(j.cut for j in jobs)
     total = sum(len(t.jobs) for t in todos)
     if total == 0:
         return run
@@ -397,6 +456,9 @@ def run_cluster_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     with connect(workers, address, connect_timeout) as client:  # None: CONNECT_TIMEOUT_S
         run.workers = check_workers(client, todos[0].jobs[0].image, echo)
         run.startup = time.time() - t0
+        line = describe_plan(jobs, mode, keyframes, cuts)
+        if line:
+            echo(line)
         distributed = _import_distributed()
         tag = uuid.uuid4().hex[:8]
         futures = []
@@ -460,6 +522,6 @@ def _write(frame: FrameFit, job: Job, overwrite: bool) -> None:
         raise KeyboardInterrupt
 
 
-__all__ = ["CLUSTER_MODES", "ClusterRun", "FrameFit", "check_cluster_args",
+__all__ = ["CLUSTER_MODES", "ClusterRun", "FrameFit", "check_cluster_args", "check_scheduler",
            "connect", "fit_frame", "frame_state", "probe", "resume_plan", "run_cluster_jobs",
            "segments"]

@@ -1,7 +1,8 @@
 """torch-imfit's four modes (image, folder, video, vm) as one generator of fit jobs.
 
 The CLI iterates over `plan(...)`, fits each job, and writes its outputs; video jobs carry the
-previous frame's result as a warm start, with a fresh keyframe every `keyframes` frames.
+previous frame's result as a warm start, with a fresh keyframe at every scene cut
+(`imfit.fitting.cuts`, found before any fit) and at least every `keyframes` frames.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Job:
     out_dir: Path
     stem: str
     warm: bool  # start from the previous job's result (video frames between keyframes)
+    cut: bool = False  # a keyframe because a scene cut starts here (video modes)
 
 
 def find_weight(weight: Path | None, image: Path) -> Path | None:
@@ -47,14 +49,23 @@ def find_weight(weight: Path | None, image: Path) -> Path | None:
 
 
 def plan(path: Path, mode: str, out_dir: Path, weight: Path | None,
-         keyframes: int = 10) -> Iterator[Job]:
-    """The fit jobs for `path` in `mode`, in order."""
+         keyframes: int = 10, cuts: str = "auto") -> Iterator[Job]:
+    """The fit jobs for `path` in `mode`, in order.
+
+    A video (or each vm) sequence gets a keyframe (a job that is not warm) at its first frame,
+    at every scene cut when `cuts` is "auto" (every frame is read as a thumbnail first, so an
+    unreadable one stops here) and wherever `keyframes` frames passed since the last one;
+    `cuts` "off" gives frames 0, K, 2K... (`imfit.fitting.cuts.keyframe_flags`)."""
+    from imfit.fitting.cuts import CUT_MODES, keyframe_flags
+
     if mode not in MODES:
         raise ImfitError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
     if not path.exists():
         raise ImfitError(f"{path}: no such file or folder")
     if keyframes < 1:
         raise ImfitError(f"--keyframes must be at least 1, got {keyframes}")
+    if cuts not in CUT_MODES:
+        raise ImfitError(f"unknown --cuts {cuts!r} (use one of {', '.join(CUT_MODES)})")
     if mode == "image":
         if path.is_dir():
             raise ImfitError(f"{path} is a folder; use --mode folder (or video) for folders")
@@ -65,19 +76,36 @@ def plan(path: Path, mode: str, out_dir: Path, weight: Path | None,
         return
     if not path.is_dir():
         raise ImfitError(f"{path}: --mode {mode} needs a folder")
-    if mode in ("folder", "video"):
-        for i, img in enumerate(list_images(path)):
-            yield Job(img, find_weight(weight, img), out_dir, img.stem,
-                      mode == "video" and i % keyframes != 0)
+    if mode == "folder":
+        for img in list_images(path):
+            yield Job(img, find_weight(weight, img), out_dir, img.stem, False)
         return
-    subs = sorted(d for d in path.iterdir() if d.is_dir() and (d / "images").is_dir())
-    if not subs:
-        raise ImfitError(f"{path}: --mode vm needs subfolders that each hold an images/ folder")
-    for d in subs:
-        wdir = d / "weights" if (d / "weights").is_dir() else None
-        for i, img in enumerate(list_images(d / "images")):
-            yield Job(img, find_weight(wdir, img), out_dir / d.name, img.stem,
-                      i % keyframes != 0)
+    if mode == "video":
+        seqs = [(list_images(path), weight, out_dir)]
+    else:
+        subs = sorted(d for d in path.iterdir() if d.is_dir() and (d / "images").is_dir())
+        if not subs:
+            raise ImfitError(f"{path}: --mode vm needs subfolders that each hold an images/ "
+                             "folder")
+        seqs = [(list_images(d / "images"), d / "weights" if (d / "weights").is_dir() else None,
+                 out_dir / d.name) for d in subs]
+    flags = [keyframe_flags(images, keyframes, cuts) for images, _, _ in seqs]  # reads all first
+    for (images, wpath, folder), (key, cut) in zip(seqs, flags):
+        for img, k, c in zip(images, key, cut):
+            yield Job(img, find_weight(wpath, img), folder, img.stem, not k, c)
+
+
+def describe_plan(jobs: list[Job], mode: str, keyframes: int, cuts: str) -> str | None:
+    """One line for the user: how the video frames were cut into segments and why (None in
+    the other modes)."""
+    if mode not in ("video", "vm"):
+        return None
+    n_cut = sum(j.cut for j in jobs)
+    n_seg = sum(not j.warm for j in jobs)
+    why = (f"{n_cut} scene cut{'s' if n_cut != 1 else ''} found" if cuts == "auto"
+           else "scene cuts off")
+    return (f"{len(jobs)} frames in {n_seg} segment{'s' if n_seg != 1 else ''} ({why}; a "
+            f"keyframe at least every {keyframes} frames)")
 
 
 FIT_EXTS = (".gabor.json", ".png", ".txt")
@@ -146,8 +174,12 @@ def job_inputs(job: Job, mode: str, settings: FitSettings, alpha: str,
         wmap = wfile if wmap is None else wmap * wfile
     init = prev if (job.warm and prev is not None
                     and (prev.width, prev.height) == (w, h)) else None
-    meta = {"source": job.image.name, "weight": job.weight.name if job.weight else None,
-            "mode": mode, "warm_start": init is not None}
+    meta: dict[str, object] = {"source": job.image.name,
+                               "weight": job.weight.name if job.weight else None,
+                               "mode": mode, "warm_start": init is not None}
+    if mode in ("video", "vm"):  # why the frame started where it did (resume checks it)
+        meta["keyframe"] = not job.warm
+        meta["scene_cut"] = job.cut
     return target, wmap, init, meta
 
 
@@ -156,7 +188,8 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
                  background: tuple[float, float, float] = (0.0, 0.0, 0.0), force: bool = False,
                  echo: Callable[[str], None] = print,
                  snapshot: Callable[[GaborSet], None] | None = None,
-                 workers: int | None = None, address: str | None = None) -> int:
+                 workers: int | None = None, address: str | None = None,
+                 cuts: str = "auto") -> int:
     """Fit every job of `plan(...)`, writing <stem>.gabor.json, .png and .txt atomically.
 
     `snapshot` (a live viewer) gets each fit's parameters every few steps and its final set.
@@ -177,7 +210,7 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
 
         run = run_cluster_jobs(path, mode, out_dir, weight, settings, keyframes=keyframes,
                                alpha=alpha, background=background, force=force,
-                               workers=workers, address=address, echo=echo)
+                               workers=workers, address=address, echo=echo, cuts=cuts)
         echo(run.summary(out_dir))
         return 0
     from tqdm import tqdm
@@ -186,10 +219,13 @@ def run_fit_jobs(path: Path, mode: str, out_dir: Path, weight: Path | None,
     from imfit.formats.files import Interrupted, check_output_folder, ctrl_c_once, refuse_existing
     from imfit.renderers.gabor import render
 
-    jobs = list(plan(path, mode, out_dir, weight, keyframes))
+    jobs = list(plan(path, mode, out_dir, weight, keyframes, cuts))
     for folder in {job.out_dir for job in jobs}:  # a read-only disk fails now, not after a fit
         check_output_folder(folder, create=True)
     refuse_existing([o for job in jobs for o in fit_outputs(job.out_dir, job.stem)], force)
+    line = describe_plan(jobs, mode, keyframes, cuts)
+    if line:
+        echo(line)
     prev: GaborSet | None = None
     prev_dir: Path | None = None
     # video modes report flicker: frame-to-frame change of the renders vs of the sources
