@@ -208,3 +208,57 @@ def test_every_default_clip_plays_several_seconds_at_30_fps():
     for pr in list_presets():
         if pr.scheme != "poisson":
             assert (pr.steps // pr.every + 1) / 30.0 >= 5.0, pr.name
+
+
+def test_ink_tones_a_flat_grey_toward_its_hue_at_its_rate():
+    """On a flat picture the Laplacian taps give 0, so with spin and saturate 0 (and kappa far
+    above the response, phi(G) ~ G) dI/dt = ink * mean(I) * u: a grey, which spin and saturate
+    leave alone, moves along u at a constant rate while its mean stays. By hand, u at 60
+    degrees is cos 60 (1, -1, 0)/sqrt 2 + sin 60 (1, 1, -2)/sqrt 6 = (1, 0, -1)/sqrt 2 (sepia):
+    grey 0.5, ink 0.02, 10 time units -> 0.5 + 0.02 * 0.5 * 10 (1, 0, -1)/sqrt 2 =
+    (0.5707, 0.5, 0.4293)."""
+    pr = load_preset("engrave").with_params(
+        lr=0.0, kappa=10.0, spin=0.0, saturate=0.0, blur=0.0, ink=0.02, ink_hue=60.0,
+        period=0.0, dt=0.1)
+    eng = TorchDiffusion(pr, np.full((8, 8, 3), 0.5, np.float32))
+    eng.step(100)
+    np.testing.assert_allclose(eng.image()[4, 4], [0.57071, 0.5, 0.42929], atol=2e-4)
+
+
+def test_ink_with_spin_turns_the_toned_hue_by_half_the_spin_angle():
+    """dc/dt = i S c + b m for the chroma c (complex, in the (1,-1,0)/sqrt 2, (1,1,-2)/sqrt 6
+    plane; HUE_ROTATION maps the first to the second, so spin is +i): from a grey, c(t) =
+    b m (e^{iSt} - 1)/(iS), whose hue is the ink's plus S t / 2 and whose length is
+    b m 2 sin(S t / 2) / S. S 0.1, t 10, b 0.02, m 0.5, hue 60: length 0.01 * 2 sin(0.5) / 0.1
+    = 0.09589, hue 60 + 28.65 = 88.65 degrees (sepia toward yellow)."""
+    pr = load_preset("engrave").with_params(
+        lr=0.0, kappa=10.0, spin=0.1, saturate=0.0, blur=0.0, ink=0.02, ink_hue=60.0,
+        period=0.0, dt=0.1)
+    eng = TorchDiffusion(pr, np.full((8, 8, 3), 0.5, np.float32))
+    eng.step(100)
+    c1 = eng.image()[4, 4].astype(np.float64)
+    assert abs(np.degrees(_chroma_angle(c1)) - 88.65) < 0.3
+    assert abs(np.linalg.norm(c1 - c1.mean()) - 0.09589) < 3e-4
+    assert abs(c1.mean() - 0.5) < 1e-5
+
+
+def test_ink_in_the_starting_kernel():
+    """Centre tap gains ink u (1, 1, 1)/3 with u the unit chroma vector at ink_hue (red at 30
+    degrees: (2, -1, -1)/sqrt 6; blue at 270: (-1, -1, 2)/sqrt 6); every other tap is the
+    ink-free kernel's, and each output row's DC sum is ink u_o."""
+    from imfit.diffusion.engine import ink_direction
+
+    np.testing.assert_allclose(ink_direction(30.0), np.array([2, -1, -1]) / np.sqrt(6),
+                               atol=1e-12)
+    np.testing.assert_allclose(ink_direction(270.0), np.array([-1, -1, 2]) / np.sqrt(6),
+                               atol=1e-12)
+    base = initial_kernel(1.0, spin=0.05, saturate=-0.02, blur=-0.015).astype(np.float64)
+    k = initial_kernel(1.0, spin=0.05, saturate=-0.02, blur=-0.015, ink=0.3,
+                       ink_hue=30.0).astype(np.float64)
+    red = np.array([2, -1, -1]) / np.sqrt(6)
+    diff = k - base
+    np.testing.assert_allclose(diff[:, :, 1, 1], 0.3 * np.outer(red, [1 / 3] * 3), atol=1e-6)
+    diff[:, :, 1, 1] = 0
+    assert np.abs(diff).max() == 0.0
+    np.testing.assert_allclose(k.sum((2, 3)).sum(1) - base.sum((2, 3)).sum(1), 0.3 * red,
+                               atol=1e-6)

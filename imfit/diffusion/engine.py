@@ -82,6 +82,12 @@ PARAMS: dict[str, dict[str, Knob]] = {
         "saturate": Knob(0.0, -2.0, 2.0, "saturation growth rate of the starting kernel: "
                           "colour differences from grey times this at the centre tap (neon "
                           "where positive, held by the flux's saturation and the clamp)"),
+        "ink": Knob(0.0, -2.0, 2.0, "ink-toning rate of the starting kernel: brightness times "
+                     "this pushes every pixel, greys too, toward the hue `ink_hue` at the "
+                     "centre tap (a monochrome ink that `spin` turns and the 0 clamp lifts "
+                     "into dark areas)"),
+        "ink_hue": Knob(60.0, -360.0, 360.0, "hue of the ink term in degrees about the grey "
+                         "axis: 30 red, 60 sepia, 90 yellow, 150 green, 270 blue"),
         "lr": Knob(0.8, 0.0, 1e3, "SGD learning rate on the kernel (mean losses)"),
         "momentum": Knob(0.5, 0.0, 0.999, "SGD momentum (the original's 0.9 makes the kernel "
                           "oscillate: chaotic, the look differs per machine)"),
@@ -260,8 +266,17 @@ LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
 HUE_ROTATION = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], np.float64) / math.sqrt(3)
 
 
+def ink_direction(hue_deg: float) -> np.ndarray:
+    """The unit chroma vector (zero-sum RGB) at `hue_deg` degrees about the grey axis, from
+    (1, -1, 0)/sqrt 2 (0 degrees) toward (1, 1, -2)/sqrt 6 (90, yellow): red is at 30, blue at
+    270; HUE_ROTATION turns colours the way the angle grows."""
+    h = math.radians(hue_deg)
+    return (math.cos(h) * np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
+            + math.sin(h) * np.array([1.0, 1.0, -2.0]) / math.sqrt(6))
+
+
 def initial_kernel(coupling: float, spin: float = 0.0, saturate: float = 0.0,
-                   blur: float = 1.0) -> np.ndarray:
+                   blur: float = 1.0, ink: float = 0.0, ink_hue: float = 60.0) -> np.ndarray:
     """(3 out, 3 in, 3, 3): the Laplacian through a channel-mixing matrix, plus a hue rotation.
 
     The mixing matrix is `blur J/3 + (1 - coupling)(I - J/3)`: brightness (the grey axis)
@@ -272,11 +287,16 @@ def initial_kernel(coupling: float, spin: float = 0.0, saturate: float = 0.0,
     coloured speckle made on purpose: brightness, hence the picture, stays readable.
     `spin` adds `spin * HUE_ROTATION` at the centre tap: dI/dt = spin R I turns each colour
     about the grey axis at `spin` radians per unit time, the palette drift; `saturate` adds
-    `saturate * (I - J/3)`, which moves every colour away from grey at that rate.
+    `saturate * (I - J/3)`, which moves every colour away from grey at that rate; `ink` adds
+    `ink * u (1, 1, 1)/3` with u = ink_direction(ink_hue): dI/dt = ink * mean(I) * u tints
+    every pixel, greys included, in proportion to its brightness toward one hue (toning: the
+    whole picture in one ink), keeping the mean of R, G, B (u sums to 0) until a channel
+    reaches 0; with `spin` the ink's hue turns over time (sepia -> oxblood -> indigo).
     """
     mix = (1 - coupling) * np.eye(3) + (coupling - 1 + blur) * np.full((3, 3), 1 / 3)
     k = mix[:, :, None, None] * LAPLACIAN[None, None]
-    k[:, :, 1, 1] += spin * HUE_ROTATION + saturate * (np.eye(3) - 1 / 3)
+    k[:, :, 1, 1] += (spin * HUE_ROTATION + saturate * (np.eye(3) - 1 / 3)
+                      + ink * np.outer(ink_direction(ink_hue), np.full(3, 1 / 3)))
     return k.astype(np.float32)
 
 
@@ -312,7 +332,7 @@ class Controller:
         p = dict(self.p)
         p[name] = value
         self.p = check_params(self.preset.scheme, p)
-        if name in ("coupling", "spin", "saturate", "blur"):
+        if name in ("coupling", "spin", "saturate", "blur", "ink", "ink_hue"):
             self.reset_kernel(first=True)
 
     @property
@@ -322,8 +342,9 @@ class Controller:
     def reset_kernel(self, first: bool = False) -> None:
         if not self.learned:
             return
-        self.k = initial_kernel(self.p["coupling"], self.p["spin"],
-                                self.p["saturate"], self.p["blur"]).astype(np.float64)
+        self.k = initial_kernel(self.p["coupling"], self.p["spin"], self.p["saturate"],
+                                self.p["blur"], self.p["ink"],
+                                self.p["ink_hue"]).astype(np.float64)
         self.velocity: np.ndarray | None = None
         if first:
             self.lr = self.p["lr"]
