@@ -44,10 +44,18 @@ MAX_RESCALES = 12
 # steps a fit may plan: about a day at 10 steps/s; more is a typo, not a fit
 MAX_STEPS = 1_000_000
 
-# a coarse scale with fewer pixels than this per wavelet is not trained: there the set has
-# about as many floats (12 per wavelet) as the picture has values (3 per pixel), so it fits the
-# small picture almost exactly (49 dB at 128 px with 4096 wavelets) and teaches the next scale
-# nothing; those 600 steps were 40% of a 4096-wavelet fit at 512 px for -0.1 dB
+# Big fits (wavelets x pixels of the picture >= BIG_FIT_WORK: 4096 at 512 x 512) follow a
+# cheaper schedule, measured on astronaut 4096 at 512 px (docs/benchmarks.md): there a step
+# costs about the same at 128 px as at 256 px (per-wavelet work dominates), so
+# - a coarse scale with fewer pixels than MIN_COARSE_PIXELS_PER_WAVELET per wavelet is not
+#   trained: the set has about as many floats (12 per wavelet) as that picture has values (3
+#   per pixel), fits it almost exactly (49 dB at 128 px) and teaches the next scale little;
+#   its 600 steps were 40% of the fit for 0.1 dB;
+# - the full scale trains half the steps: a full-size step costs 2.5x a half-size one, and the
+#   second 100 gained 0.6 dB for 25 CPU s where the whole coarse stage gains 5 dB for 20 s.
+# Smaller fits keep torch-imfit's schedule: at 1024 wavelets at 256 px dropping the 64 px
+# scale cost 0.2-0.4 dB.
+BIG_FIT_WORK = 4096 * 512 * 512
 MIN_COARSE_PIXELS_PER_WAVELET = 8
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -124,17 +132,20 @@ class FitSettings:
     def schedule(self, height: int, width: int | None = None) -> list[tuple[int, int]]:
         """[(height at this scale, steps)], coarse to fine, torch-imfit's rule: scale a of
         `rescales` trains at size/2^(rescales-a) for iterations*(rescales-a)*iter_multiple;
-        coarse scales with under MIN_COARSE_PIXELS_PER_WAVELET pixels per wavelet are left
-        out (`width` None: a square picture)."""
+        big fits (see BIG_FIT_WORK) leave out the coarse scales with under
+        MIN_COARSE_PIXELS_PER_WAVELET pixels per wavelet and halve the full scale's steps
+        (`width` None: a square picture)."""
         aspect = (width or height) / height
+        big = self.num_gabors * height * max(1, round(height * aspect)) >= BIG_FIT_WORK
         out = []
         for a in range(self.rescales):
             k = self.rescales - a
             h = max(8, round(height / 2**k))
-            if h * max(1, round(h * aspect)) < MIN_COARSE_PIXELS_PER_WAVELET * self.num_gabors:
+            if big and h * max(1, round(h * aspect)) < MIN_COARSE_PIXELS_PER_WAVELET \
+                    * self.num_gabors:
                 continue
             out.append((h, int(min(self.iterations * k * self.iter_multiple, 2.0**62))))
-        out.append((height, self.iterations))
+        out.append((height, max(1, self.iterations // 2) if big and out else self.iterations))
         return [(h, s) for h, s in out if s > 0]
 
 
