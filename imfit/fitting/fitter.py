@@ -8,6 +8,8 @@ What makes it better than torch-imfit at the same wavelet count (see docs/benchm
 - periodic exact least-squares solves of all colours for the current geometry (matrix-free CG
   on the fast renderer), and re-placement of the weakest wavelets at the largest error;
 - coarse-to-fine on area-resized targets with the wavelength kept >= 2 pixels at each scale;
+  big fits (BIG_FIT_WORK) skip the coarse scales the set would fit almost exactly and spend
+  fewer steps at full size, where a step costs most;
 - the tiled renderer with its analytic backward (memory O(N + HW)).
 It converts to physical units once, at the end; nothing downstream re-implements activations.
 """
