@@ -416,3 +416,24 @@ def test_fit_keeps_the_kernel_on_all_threads_and_torch_on_one():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(n0)
+
+
+def test_overlapping_fits_restore_torch_threads_only_when_the_last_ends():
+    """Two fits in two threads (a Dask worker, a live viewer) overlap: the first to finish must
+    not give torch its threads back under the other, and the last must."""
+    import torch
+
+    from imfit import native
+
+    n0 = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = native.kernel_threads_only(), native.kernel_threads_only()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)  # the first fit ends while the second still runs
+        assert (torch.get_num_threads(), native._threads()) == (1, 2)
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(n0)
