@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -141,8 +142,15 @@ def _ranges(geom: torch.Tensor, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
+# set by `kernel_threads_only`: the kernel's thread count while torch itself runs on one
+_kernel_threads: int | None = None
+_threads_lock = threading.Lock()
+_inside = 0  # blocks of kernel_threads_only open now (in any thread)
+_saved: list[int] = []
+
+
 def _threads() -> int:
-    return max(1, torch.get_num_threads())
+    return max(1, _kernel_threads or torch.get_num_threads())
 
 
 # The kernel's images are planar (3 planes of H*W floats) with PAD floats after the last plane:
@@ -224,6 +232,35 @@ def pm_step(src: torch.Tensor, dst: torch.Tensor, orig: torch.Tensor, dt: float,
     _run_each(run, len(ranges))
     if any(codes):
         raise MemoryError("the diffusion kernel could not allocate its row buffers")
+
+
+@contextmanager
+def kernel_threads_only() -> Any:
+    """Inside the block the Gabor kernel keeps torch's thread count and torch runs on one.
+
+    A fit step is one kernel call (the work, split over the threads here) and ~100 small
+    elementwise ops (Adam, the loss, clamps on 4096 x 12 values): torch's second OpenMP
+    thread buys nothing on those, and its barriers cost more than the ops (measured at 4096
+    wavelets, 256 px, loaded 2-core box: 0.20-0.30 CPU s per step on two torch threads, 0.05 on
+    one with the kernel still on two).
+    torch's thread count is process-wide: while any block is open (fits in several threads at
+    once), torch is on one thread everywhere; the last block to close restores it.
+    """
+    global _kernel_threads, _inside
+    with _threads_lock:  # fits in several threads at once: the first saves, the last restores
+        if _inside == 0:
+            _kernel_threads = _threads()
+            _saved.append(torch.get_num_threads())
+            torch.set_num_threads(1)
+        _inside += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _inside -= 1
+            if _inside == 0:
+                torch.set_num_threads(_saved.pop())
+                _kernel_threads = None
 
 
 @contextmanager

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +334,106 @@ def test_ycbcr_floor_spends_the_floats_on_chroma_when_luma_is_flat():
     want = np.clip(want @ back.T, 0, 1)
     got = dct_baseline_ycbcr(img, 30)
     assert np.abs(got - want).max() < 1e-4
+
+
+def _small_and_large(size: int = 64):
+    """Wavelets of 1 px and of 6 px width on one picture: their energies differ 40x."""
+    from imfit import GaborSet
+
+    rng = np.random.default_rng(5)
+    n = 24
+    px = 2.0 / size
+    p = np.zeros((n, 12), np.float32)
+    # on a 6 x 4 grid (small and large alternating): no two wavelets nearly coincide, which
+    # would make their split ill-posed
+    gx, gy = np.meshgrid(np.linspace(-0.7, 0.7, 6), np.linspace(-0.6, 0.6, 4))
+    p[:, 0:2] = np.stack([gx.ravel(), gy.ravel()], 1) + rng.uniform(-0.03, 0.03, (n, 2))
+    p[:, 2] = rng.uniform(-np.pi, np.pi, n)
+    small = np.arange(n) % 2 == 0
+    p[:, 3] = np.where(small, 1.0, 6.0) * px
+    p[:, 4] = np.where(small, 1.2, 6.0) * px
+    p[:, 5] = np.where(small, 3.0, 14.0) * px
+    p[:, 6:9] = rng.uniform(-np.pi, np.pi, (n, 3))
+    p[:, 9:12] = rng.uniform(0.1, 0.3, (n, 3))
+    gs = GaborSet(p, size, size, (0.5, 0.5, 0.5))
+    import imfit
+
+    return gs, np.clip(imfit.render(gs), 0, 1)
+
+
+def test_colour_solve_recovers_small_wavelets_amplitudes():
+    """The solve's ridge only keeps unseen wavelets at zero: a 1-pixel wavelet's amplitude comes
+    back within 0.5% (an absolute ridge of 1e-5 shrank it by ~2%, and at 4096 wavelets every
+    amplitude by ~10%: the final solve cost 1.9 dB), in few iterations although the energies
+    of small and large wavelets differ 40x (the Jacobi preconditioner)."""
+    import torch
+
+    gs, img = _small_and_large()
+    assert img.min() > 0 and img.max() < 1  # the render is the unclipped sum
+    f = Fitter(img, FitSettings(num_gabors=len(gs), size=64), init=gs.replace(bias=(0, 0, 0)))
+    with torch.no_grad():
+        f.params.coef.zero_()
+    target, wt, view = f._scaled(64)
+    f.solve_colours(target, wt, view, iters=8)
+    got = f.current()
+    rel = np.abs(got.amplitude - gs.amplitude) / gs.amplitude
+    assert rel.max() < 5e-3, rel.max()
+    assert np.allclose(got.bias, 0.5, atol=1e-3)
+
+
+def test_big_fits_skip_the_coarse_scale_that_holds_as_many_floats_as_pixels():
+    """4096 wavelets at 512 px: at 128 px the set has 12 floats per 12 picture values (it fits
+    that picture to 49 dB and teaches 256 px nothing), so it is not trained; 256 px (16 pixels
+    per wavelet) is, and the full scale gets half the steps. Small fits keep torch-imfit's
+    schedule (1024 at 256 lost 0.2-0.4 dB without its 64 px scale)."""
+    assert FitSettings(num_gabors=4096, size=512).schedule(512) == [(256, 300), (512, 100)]
+    # a wide picture: 16,384 at 1024 x 893 (the Hubble case); 223 px high is 3.5 px per wavelet
+    assert FitSettings(num_gabors=16384, size=1024).schedule(893, 1024) == [(446, 300),
+                                                                             (893, 100)]
+    assert FitSettings(num_gabors=1024).schedule(256) == [(64, 600), (128, 300), (256, 200)]
+    assert FitSettings(num_gabors=1024).schedule(512) == [(128, 600), (256, 300), (512, 200)]
+    # one scale only: nothing to skip, the full scale keeps its steps
+    assert FitSettings(num_gabors=4096, rescales=0).schedule(512) == [(512, 200)]
+
+
+def test_fit_keeps_the_kernel_on_all_threads_and_torch_on_one():
+    """torch's second OpenMP thread only adds barriers to a fit step's small ops; the C kernel
+    (the work) must keep torch's threads. Afterwards torch has its threads back."""
+    import torch
+
+    from imfit import native
+
+    if os.environ.get("IMFIT_NO_CKERNEL"):
+        pytest.skip("IMFIT_NO_CKERNEL: the pure-torch path keeps torch's threads")
+    n0 = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        t, _ = load_target(Path(__file__).parent.parent / "assets" / "astronaut.png", 32)
+        s = FitSettings(num_gabors=16, size=32, iterations=10, rescales=0)
+        Fitter(t, s).run(lambda *a: seen.append((torch.get_num_threads(), native._threads())))
+        assert seen and set(seen) == {(1, 2)}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(n0)
+
+
+def test_overlapping_fits_restore_torch_threads_only_when_the_last_ends():
+    """Two fits in two threads (a Dask worker, a live viewer) overlap: the first to finish must
+    not give torch its threads back under the other, and the last must."""
+    import torch
+
+    from imfit import native
+
+    n0 = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = native.kernel_threads_only(), native.kernel_threads_only()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)  # the first fit ends while the second still runs
+        assert (torch.get_num_threads(), native._threads()) == (1, 2)
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(n0)

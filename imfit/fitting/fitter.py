@@ -8,12 +8,15 @@ What makes it better than torch-imfit at the same wavelet count (see docs/benchm
 - periodic exact least-squares solves of all colours for the current geometry (matrix-free CG
   on the fast renderer), and re-placement of the weakest wavelets at the largest error;
 - coarse-to-fine on area-resized targets with the wavelength kept >= 2 pixels at each scale;
+  big fits (BIG_FIT_WORK) skip the coarse scales the set would fit almost exactly and spend
+  fewer steps at full size, where a step costs most;
 - the tiled renderer with its analytic backward (memory O(N + HW)).
 It converts to physical units once, at the end; nothing downstream re-implements activations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -43,8 +46,23 @@ MAX_RESCALES = 12
 # steps a fit may plan: about a day at 10 steps/s; more is a typo, not a fit
 MAX_STEPS = 1_000_000
 
+# Big fits (wavelets x pixels of the picture >= BIG_FIT_WORK: 4096 at 512 x 512) follow a
+# cheaper schedule, measured on astronaut 4096 at 512 px (docs/benchmarks.md): there a step
+# costs about the same at 128 px as at 256 px (per-wavelet work dominates), so
+# - a coarse scale with fewer pixels than MIN_COARSE_PIXELS_PER_WAVELET per wavelet is not
+#   trained: the set has about as many floats (12 per wavelet) as that picture has values (3
+#   per pixel), fits it almost exactly (49 dB at 128 px) and teaches the next scale little;
+#   its 600 steps were 40% of the fit for 0.1 dB;
+# - the full scale trains half the steps: a full-size step costs 2.5x a half-size one, and the
+#   second 100 gained 0.6 dB for 25 CPU s where the whole coarse stage gains 5 dB for 20 s.
+# Smaller fits keep torch-imfit's schedule: at 1024 wavelets at 256 px dropping the 64 px
+# scale cost 0.2-0.4 dB.
+BIG_FIT_WORK = 4096 * 512 * 512
+MIN_COARSE_PIXELS_PER_WAVELET = 8
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
+# the colour solve's ridge, relative to each wavelet's own energy: 0.1% shrinkage at most
+RIDGE = 1e-3
 
 
 @dataclass
@@ -107,21 +125,29 @@ class FitSettings:
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
                 raise ImfitError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
-        planned = sum(st for _, st in self.schedule(self.size))
+        planned = sum(st for _, st in self.schedule(self.size, self.size))
         if planned > MAX_STEPS:
             raise ImfitError(f"this fit plans {planned:.3g} steps (--iterations x --rescales x "
                              f"--iter-multiple); at most {MAX_STEPS:g}")
         resolve_device(self.device)  # an absent device fails here, before any work
 
-    def schedule(self, height: int) -> list[tuple[int, int]]:
+    def schedule(self, height: int, width: int | None = None) -> list[tuple[int, int]]:
         """[(height at this scale, steps)], coarse to fine, torch-imfit's rule: scale a of
-        `rescales` trains at size/2^(rescales-a) for iterations*(rescales-a)*iter_multiple."""
+        `rescales` trains at size/2^(rescales-a) for iterations*(rescales-a)*iter_multiple;
+        big fits (see BIG_FIT_WORK) leave out the coarse scales with under
+        MIN_COARSE_PIXELS_PER_WAVELET pixels per wavelet and halve the full scale's steps
+        (`width` None: a square picture)."""
+        aspect = (width or height) / height
+        big = self.num_gabors * height * max(1, round(height * aspect)) >= BIG_FIT_WORK
         out = []
         for a in range(self.rescales):
             k = self.rescales - a
             h = max(8, round(height / 2**k))
+            if big and h * max(1, round(h * aspect)) < MIN_COARSE_PIXELS_PER_WAVELET \
+                    * self.num_gabors:
+                continue
             out.append((h, int(min(self.iterations * k * self.iter_multiple, 2.0**62))))
-        out.append((height, self.iterations))
+        out.append((height, max(1, self.iterations // 2) if big and out else self.iterations))
         return [(h, s) for h, s in out if s > 0]
 
 
@@ -355,13 +381,17 @@ class Fitter:
         """Least-squares colours and bias for the current geometry (CG on normal equations).
 
         The model is linear in (coef, bias), so this is the exact optimum up to CG tolerance;
-        a tiny ridge keeps wavelets that see no pixels at zero instead of drifting.
+        a tiny ridge keeps wavelets that see no pixels at zero instead of drifting. The ridge is
+        relative (`RIDGE` of each wavelet's own diagonal, its analytic energy per pixel): an
+        absolute one shrank every amplitude by ~N/30000 of itself, 1.9 dB lost at 4096 wavelets.
         """
         p = self.params
         geom = p.geom().detach()
         pairs = None if use_fused(geom) else self._bin(geom, view)
         hw = view.width * view.height
-        ridge = 1e-5
+        # the normal matrix's diagonal for wavelet i: sum of window^2 cos^2 over its pixels / hw
+        # = (pi sigma gamma / 2 in pixels^2) / hw
+        ridge = (RIDGE * math.pi / 2 / hw / view.scale**2 * geom[:, 3] * geom[:, 4])[:, None, None]
         wgt = torch.ones(view.height, view.width, 1, device=self.device) if wt is None \
             else wt[..., None]
 
@@ -381,22 +411,28 @@ class Fitter:
             bb = rt.reshape(-1, 3).sum(0)
             ac, ab = normal(x_c, x_b)
             rc, rb = bc - ac, bb - ab
-            dc, db = rc.clone(), rb.clone()
-            rr = (rc * rc).sum() + (rb * rb).sum()
-            rr0 = rr
+            # Jacobi preconditioner: the diagonal (each wavelet's energy; 1 for the bias, the
+            # weights' mean). Wavelet energies span orders of magnitude, so plain CG spent its
+            # few iterations on the big wavelets (10 -> 15 dB in 20 iterations at 4096).
+            inv_m = 1.0 / (ridge * (1.0 + 1.0 / RIDGE))
+            zc, zb = rc * inv_m, rb
+            dc, db = zc.clone(), zb.clone()
+            rz = (rc * zc).sum() + (rb * zb).sum()
+            rz0 = rz
             for _ in range(iters):
-                # the early exit reads rr on the host: the CPU only; on a GPU the last
+                # the early exit reads rz on the host: the CPU only; on a GPU the last
                 # iterations are just cheap no-ops (the clamps below keep them finite)
-                if not self.sync_free and rr <= 1e-10 * rr0:
+                if not self.sync_free and rz <= 1e-10 * rz0:
                     break
                 qc, qb = normal(dc, db)
-                alpha = rr / ((dc * qc).sum() + (db * qb).sum() + 1e-30)
+                alpha = rz / ((dc * qc).sum() + (db * qb).sum() + 1e-30)
                 x_c, x_b = x_c + alpha * dc, x_b + alpha * db
                 rc, rb = rc - alpha * qc, rb - alpha * qb
-                rr_new = (rc * rc).sum() + (rb * rb).sum()
-                beta = rr_new / rr.clamp(min=1e-30)
-                dc, db = rc + beta * dc, rb + beta * db
-                rr = rr_new
+                zc, zb = rc * inv_m, rb
+                rz_new = (rc * zc).sum() + (rb * zb).sum()
+                beta = rz_new / rz.clamp(min=1e-30)
+                dc, db = zc + beta * dc, zb + beta * db
+                rz = rz_new
         with torch.no_grad():
             p.coef.copy_(x_c)
             p.bias.copy_(x_b)
@@ -457,13 +493,22 @@ class Fitter:
         trained parameters away; it shows as `interrupted` with `meta["incomplete"]` telling
         whether training was cut short. A KeyboardInterrupt raised inside the result building
         itself (not a signal) still keeps the parameters, without the PSNR render."""
-        with ctrl_c_once() as once:
+        with ctrl_c_once() as once, self._threads():
             return self._run(once, progress, snapshot, snapshot_every)
+
+    def _threads(self) -> contextlib.AbstractContextManager[Any]:
+        """With the C kernel, torch runs on one thread and the kernel on all (see
+        `native.kernel_threads_only`); the pure-torch path keeps torch's threads, its work."""
+        if use_fused(self.params.pos):
+            from imfit.native import kernel_threads_only
+
+            return kernel_threads_only()
+        return contextlib.nullcontext()
 
     def _run(self, once: StopOnce, progress: Progress | None, snapshot: Snapshot | None,
              snapshot_every: int) -> FitResult:
         s = self.s
-        sched = s.schedule(self.height)
+        sched = s.schedule(self.height, self.width)
         if self.warm:
             sched = [(self.height, s.warm_iterations or s.iterations)]
         total = sum(st for _, st in sched)
