@@ -4,6 +4,7 @@ engine, and the memory (RSS, which sees torch's allocations) over a long run.
 
     .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
                                    [--backend torch|gl] [--memory 10000 [--memory-size 128]]
+                                   [--set NAME=VALUE ...]
 
 Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
 features)} when present, else the small copies in assets/. Each clip is the preset's default
@@ -12,6 +13,13 @@ peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency
 peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
 the smallest dE after the first third (how far it breathes back) and, for presets that
 re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
+
+Size independence (issue #15 point 2: the same look, metrics within 20 %, at 256, 512 and
+1024 px and on a 4:3 and a 16:9 photo): with `--aspects` every size also runs on the photo's
+centre crops to 4:3 and 16:9 (the same photo, another frame shape); after each preset and
+photo a `max dev` row gives, per metric, the largest relative deviation of any row from the
+first one (the first size, full photo), so "within 20 %" is read off, not eyeballed. The black
+column deviates in percentage points (it is a fraction near 0).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
 from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
-from imfit.metrics import LOOK_COLUMNS, breathing, look_metrics  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, LookMetrics, breathing, look_metrics  # noqa: E402
 
 PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
@@ -57,6 +65,25 @@ def photo(name: str, size: int, aspect: float | None = None) -> np.ndarray:
     return resize_area(rgb, tw, th)
 
 
+def deviations(rows: list[tuple[LookMetrics, float | None]]) -> list[str]:
+    """Per look column (and the swing), the largest |x - x0| / |x0| over the rows, x0 the first
+    row's; black in percentage points."""
+    def values(m: LookMetrics, swing: float | None) -> list[float | None]:
+        return [m.peak_de, m.drift, m.hf, m.readability, 100 * m.black, m.return_de, swing]
+
+    first = values(*rows[0])
+    out = []
+    for i, x0 in enumerate(first):
+        xs = [values(*r)[i] for r in rows[1:]]
+        if x0 is None or any(x is None for x in xs):
+            out.append("-")
+        elif i == 4:
+            out.append(f"{max(abs(x - x0) for x in xs):.2f} pt")  # type: ignore[operator]
+        else:
+            out.append(f"{100 * max(abs(x - x0) for x in xs) / max(abs(x0), 1e-9):.0f}%")  # type: ignore[operator]
+    return out
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -71,7 +98,13 @@ def main() -> None:
     ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
     ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
     ap.add_argument("--memory-size", type=int, default=32, help="longer side of the RSS check")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a preset parameter (e.g. look_size=0: native resolution)")
     args = ap.parse_args()
+    overrides = {}
+    for item in args.sets:
+        k, _, v = item.partition("=")
+        overrides[k] = float(v) if "." in v or "e" in v else int(v)
     names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
     engine = None
     if args.backend == "gl":
@@ -83,15 +116,17 @@ def main() -> None:
         def engine(pr, img):  # noqa: ANN001, ANN202
             return GLDiffusion(ctx, pr, img)
 
-    shapes: list[tuple[int, float | None]] = [(s, None) for s in args.sizes]
-    if args.aspects:
-        shapes += [(args.sizes[0], 4 / 3), (args.sizes[0], 16 / 9)]
+    aspects: list[float | None] = [None, 4 / 3, 16 / 9] if args.aspects else [None]
+    shapes = [(s, a) for s in args.sizes for a in aspects]
     print(f"backend {args.backend}")
     print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | swing | s |")
     print("|---" * (len(LOOK_COLUMNS) + 5) + "|")
     for name in names:
         pr = load_preset(name)
+        if overrides:
+            pr = pr.with_params(**overrides)
         for ph in args.photos:
+            rows: list[tuple[LookMetrics, float | None]] = []
             for size, aspect in shapes:
                 src = photo(ph, size, aspect)
                 t = time.perf_counter()
@@ -99,11 +134,17 @@ def main() -> None:
                 m = look_metrics(frames, src)
                 h, w = src.shape[:2]
                 per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
-                swing = (f"{breathing(frames, src, per):.1f}"
-                         if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
-                         else "-")
+                sw = (breathing(frames, src, per)
+                      if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
+                      else None)
+                del frames
+                rows.append((m, sw))
+                swing = "-" if sw is None else f"{sw:.1f}"
                 print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
                       + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
+            if len(rows) > 1:
+                print(f"| {name} | {ph.split('.')[0]} | max dev | "
+                      + " | ".join(deviations(rows)) + " | |", flush=True)
     if args.memory:
         for name in names:
             eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], args.memory_size))
