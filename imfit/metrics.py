@@ -181,22 +181,23 @@ def hf_ratio(img: np.ndarray, source: np.ndarray, reference: int = HF_REFERENCE)
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of (H, W) with replicated borders."""
+    """Separable Gaussian blur of (H, W) with replicated borders (scipy's correlate1d in C: a
+    1024 px clip of 151 frames is measured in seconds, not minutes)."""
+    from scipy.ndimage import correlate1d
+
     r = max(1, int(3 * sigma + 0.5))
     t = np.arange(-r, r + 1, dtype=np.float64)
     k = np.exp(-0.5 * (t / sigma) ** 2)
     k /= k.sum()
-    p = np.pad(x, ((r, r), (0, 0)), mode="edge")
-    x = sum(k[i] * p[i:i + x.shape[0]] for i in range(2 * r + 1))
-    p = np.pad(x, ((0, 0), (r, r)), mode="edge")
-    return sum(k[i] * p[:, i:i + x.shape[1]] for i in range(2 * r + 1))
+    return correlate1d(correlate1d(x, k, 0, mode="nearest"), k, 1, mode="nearest")
 
 
-def edge_map(img: np.ndarray) -> np.ndarray:
+def edge_map(img: np.ndarray, lab: np.ndarray | None = None) -> np.ndarray:
     """(H, W) blurred edge strength: |grad L*| (central differences), Gaussian-blurred with a
     sigma of 1/128 of the shorter side (at least 1 px), so that the same picture at another
-    size gives the same map and pixel-scale stipple does not count as an edge."""
-    lum = srgb_to_lab(img)[..., 0]
+    size gives the same map and pixel-scale stipple does not count as an edge. `lab`: the
+    picture's CIELAB if already computed."""
+    lum = (srgb_to_lab(img) if lab is None else lab)[..., 0]
     p = np.pad(lum, 1, mode="edge")
     gx = (p[1:-1, 2:] - p[1:-1, :-2]) / 2
     gy = (p[2:, 1:-1] - p[:-2, 1:-1]) / 2
@@ -247,16 +248,21 @@ def look_metrics(frames: Sequence[np.ndarray], source: np.ndarray) -> LookMetric
     source. `frames` are taken as equally spaced in time."""
     if len(frames) < 3:
         raise ValueError("look_metrics needs at least 3 frames")
-    # the source's Lab and edge map once, not once per frame (a 1024 px clip of 151 frames)
-    src_lab, src_edges = srgb_to_lab(source), edge_map(source)
-    des = [float(np.sqrt(((srgb_to_lab(f) - src_lab) ** 2).sum(-1)).mean()) for f in frames]
+    # each picture's Lab once (a 1024 px clip of 151 frames): for dE and for the edge map
+    src_lab = srgb_to_lab(source)
+    src_edges = edge_map(source, src_lab)
+    des, reads = [], []
+    for f in frames:
+        lab = srgb_to_lab(f)
+        des.append(float(np.sqrt(((lab - src_lab) ** 2).sum(-1)).mean()))
+        reads.append(_correlation(edge_map(f, lab), src_edges))
     peak = int(np.argmax(des))
     n = len(frames)
     third, two = round((n - 1) / 3), round(2 * (n - 1) / 3)
     return LookMetrics(
         peak_de=des[peak], peak_frame=peak, drift=delta_e(frames[third], frames[two]),
         hf=hf_ratio(frames[peak], source),
-        readability=min(_correlation(edge_map(f), src_edges) for f in frames),
+        readability=min(reads),
         black=max(black_fraction(f, source) for f in frames),
         return_de=min(des[third:]))
 

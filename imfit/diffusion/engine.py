@@ -654,9 +654,9 @@ def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: 
     previous state (`new_frame`), so the look evolves smoothly instead of flickering.
     `engine(preset, image)` builds the engine (default TorchDiffusion on `device`, any name
     `imfit.device.resolve` takes; the GL one fits too); a picture larger than the preset's
-    `look_size` runs at that size inside `imfit.diffusion.scale.LookScale`. `progress(n)` is told of every few
-    steps done (n of them), for a progress bar; steps run in
-    chunks of at most 10 so that a bar moves even when frames are far apart.
+    `look_size` runs at that size inside `imfit.diffusion.scale.LookScale`. `progress(n)` is
+    told of every few steps done (n of them), for a progress bar; steps run in chunks of at
+    most 10 so that a bar moves even when frames are far apart.
     """
     if steps < 1:
         raise ImfitError(f"--steps must be at least 1, got {steps}")

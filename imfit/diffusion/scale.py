@@ -61,17 +61,20 @@ def low_size(w: int, h: int, look_size: int) -> tuple[int, int]:
 
 
 def _gauss(x: Any, sigma: float) -> Any:
-    """(C, H, W) separable Gaussian blur with replicated borders."""
+    """(C, H, W) separable Gaussian blur with replicated borders, as shifted sums (a 5-tap
+    conv2d over one channel at a time was 50x slower on CPU)."""
     import torch
     import torch.nn.functional as F
 
     r = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    y = F.conv2d(F.pad(x[:, None], (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
-    return y[:, 0]
+    k = (k / k.sum()).tolist()
+    h, w = x.shape[1:]
+    p = F.pad(x[None], (r, r, 0, 0), mode="replicate")[0]
+    y = sum(k[i] * p[:, :, i:i + w] for i in range(2 * r + 1))
+    p = F.pad(y[None], (0, 0, r, r), mode="replicate")[0]
+    return sum(k[i] * p[:, i:i + h] for i in range(2 * r + 1))
 
 
 def _box(x: Any, r: int) -> Any:
