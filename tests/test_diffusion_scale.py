@@ -177,6 +177,10 @@ def test_video_frames_are_guided_by_their_own_frame(photo):
     eng.new_frame(resize_area(frames[1], lw, lh))
     eng.step(4)
     assert np.abs(resize_area(got[1], lw, lh) - eng.image()).mean() < 0.005
+    # and the fine detail in it is the second frame's, not the first's
+    hp = frames[1] - resize_area(resize_area(frames[1], lw, lh), 96, 64)
+    detail = got[1] - resize_area(eng.image(), 96, 64)
+    assert np.corrcoef(hp.ravel(), detail.ravel())[0, 1] > 0.5
     with pytest.raises(Exception, match="first was 96x64"):
         LookScale(lambda p, i: TorchDiffusion(p, i), pr, photo, 32).new_frame(photo[:32])
 
