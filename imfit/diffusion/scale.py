@@ -77,6 +77,14 @@ def _gauss(x: Any, sigma: float) -> Any:
     return sum(k[i] * p[:, i:i + h] for i in range(2 * r + 1))
 
 
+def _fit_dtype(x: Any) -> Any:
+    """The window fits run in float64 (a 3x3 inverse of a nearly flat window's covariance),
+    except on MPS, which has no float64."""
+    import torch
+
+    return torch.float32 if x.device.type == "mps" else torch.float64
+
+
 def _box(x: Any, r: int) -> Any:
     """(C, H, W) mean over the (2r+1)^2 window clipped to the picture (He's normalised box)."""
     import torch.nn.functional as F
@@ -93,7 +101,7 @@ class GuideStats:
         import torch
 
         self.full = full                     # (3, H, W) float32, the full-resolution guide
-        self.low = low.double()              # (3, h, w)
+        self.low = low.to(_fit_dtype(low))  # (3, h, w)
         self.r = radius
         i = self.low
         self.mean = _box(i, radius)         # (3, h, w)
@@ -109,7 +117,7 @@ def guided_upsample(look: Any, g: GuideStats) -> Any:
     import torch
     import torch.nn.functional as F
 
-    p = look.double()
+    p = look.to(g.low.dtype)
     r = g.r
     mp = _box(p, r)                                                     # (3 out, h, w)
     prod = (p[:, None] * g.low[None]).reshape(9, *p.shape[1:])          # p_o I_i
