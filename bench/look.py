@@ -4,14 +4,24 @@ engine, and the memory (RSS, which sees torch's allocations) over a long run.
 
     .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
                                    [--backend torch|gl] [--memory 10000 [--memory-size 128]]
+                                   [--set NAME=VALUE ...]
 
 Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
-features)} when present, else the small copies in assets/. Each clip is the preset's default
-steps and every (what `imfit diffuse` writes), the source first. Columns: mean CIELAB dE at the
+features)} when present, else the small copies in assets/, each brought to the largest size
+asked and area-reduced from there to the others (every size is the same picture). Each clip
+is the preset's default steps and every (what `imfit diffuse` writes), the source first.
+Columns: mean CIELAB dE at the
 peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency energy of the
 peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
 the smallest dE after the first third (how far it breathes back) and, for presets that
 re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
+
+Size independence (issue #15 point 2: the same look, metrics within 20 %, at 256, 512 and
+1024 px and on a 4:3 and a 16:9 photo): with `--aspects` every size also runs on the photo's
+centre crops to 4:3 and 16:9 (the same photo, another frame shape); after each preset and
+photo a `max dev` row gives, per metric, the largest relative deviation of any row from the
+first one (the first size, full photo), so "within 20 %" is read off, not eyeballed. The black
+column deviates in percentage points (it is a fraction near 0).
 """
 
 from __future__ import annotations
@@ -29,13 +39,19 @@ sys.path.insert(0, str(ROOT))
 
 from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
 from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
-from imfit.metrics import LOOK_COLUMNS, breathing, look_metrics  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, LookMetrics, breathing, look_metrics  # noqa: E402
 
 PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
 
-def photo(name: str, size: int, aspect: float | None = None) -> np.ndarray:
-    """The photo, centre-cropped to `aspect` (w/h) if given, longer side `size`."""
+def photo(name: str, size: int, aspect: float | None = None,
+          master: int | None = None) -> np.ndarray:
+    """The photo, centre-cropped to `aspect` (w/h) if given, longer side `size`; with `master`
+    (>= size) resized to that longer side first and area-reduced from there, so that every size
+    is the same picture. Why: resized straight from the original, each size gets its own
+    aliasing (PIL's box filter at a non-integer factor): the Hubble field's HF energy at 256 px
+    was 0.031 from the 1000 px original and 0.016 from a 1024 px copy, which made the HF ratio
+    of one look differ by 2x between sizes."""
     for d in (ROOT.parent / "shared" / "data", ROOT / "assets"):
         if (d / name).is_file():
             rgb, _ = read_image(d / name)
@@ -53,8 +69,30 @@ def photo(name: str, size: int, aspect: float | None = None) -> np.ndarray:
             ch = round(w / aspect)
             rgb = rgb[(h - ch) // 2:(h - ch) // 2 + ch]
         h, w = rgb.shape[:2]
+    if master is not None and master > size:
+        rgb = resize_area(rgb, *fit_size(w, h, master))
+        h, w = rgb.shape[:2]
     tw, th = fit_size(w, h, size)
     return resize_area(rgb, tw, th)
+
+
+def deviations(rows: list[tuple[LookMetrics, float | None]]) -> list[str]:
+    """Per look column (and the swing), the largest |x - x0| / |x0| over the rows, x0 the first
+    row's; black in percentage points."""
+    def values(m: LookMetrics, swing: float | None) -> list[float | None]:
+        return [m.peak_de, m.drift, m.hf, m.readability, 100 * m.black, m.return_de, swing]
+
+    first = values(*rows[0])
+    out = []
+    for i, x0 in enumerate(first):
+        xs = [values(*r)[i] for r in rows[1:]]
+        if x0 is None or any(x is None for x in xs):
+            out.append("-")
+        elif i == 4:
+            out.append(f"{max(abs(x - x0) for x in xs):.2f} pt")  # type: ignore[operator]
+        else:
+            out.append(f"{100 * max(abs(x - x0) for x in xs) / max(abs(x0), 1e-9):.0f}%")  # type: ignore[operator]
+    return out
 
 
 def rss_mb() -> float:
@@ -71,7 +109,13 @@ def main() -> None:
     ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
     ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
     ap.add_argument("--memory-size", type=int, default=32, help="longer side of the RSS check")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a preset parameter (e.g. look_size=0: native resolution)")
     args = ap.parse_args()
+    overrides = {}
+    for item in args.sets:
+        k, _, v = item.partition("=")
+        overrides[k] = float(v) if "." in v or "e" in v else int(v)
     names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
     engine = None
     if args.backend == "gl":
@@ -83,27 +127,35 @@ def main() -> None:
         def engine(pr, img):  # noqa: ANN001, ANN202
             return GLDiffusion(ctx, pr, img)
 
-    shapes: list[tuple[int, float | None]] = [(s, None) for s in args.sizes]
-    if args.aspects:
-        shapes += [(args.sizes[0], 4 / 3), (args.sizes[0], 16 / 9)]
+    aspects: list[float | None] = [None, 4 / 3, 16 / 9] if args.aspects else [None]
+    shapes = [(s, a) for s in args.sizes for a in aspects]
     print(f"backend {args.backend}")
     print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | swing | s |")
     print("|---" * (len(LOOK_COLUMNS) + 5) + "|")
     for name in names:
         pr = load_preset(name)
+        if overrides:
+            pr = pr.with_params(**overrides)
         for ph in args.photos:
+            rows: list[tuple[LookMetrics, float | None]] = []
             for size, aspect in shapes:
-                src = photo(ph, size, aspect)
+                src = photo(ph, size, aspect, master=max(args.sizes))
                 t = time.perf_counter()
                 frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
                 m = look_metrics(frames, src)
                 h, w = src.shape[:2]
                 per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
-                swing = (f"{breathing(frames, src, per):.1f}"
-                         if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
-                         else "-")
+                sw = (breathing(frames, src, per)
+                      if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
+                      else None)
+                del frames
+                rows.append((m, sw))
+                swing = "-" if sw is None else f"{sw:.1f}"
                 print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
                       + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
+            if len(rows) > 1:
+                print(f"| {name} | {ph.split('.')[0]} | max dev | "
+                      + " | ".join(deviations(rows)) + " | |", flush=True)
     if args.memory:
         for name in names:
             eng = TorchDiffusion(load_preset(name), photo(PHOTOS[0], args.memory_size))

@@ -209,6 +209,15 @@ def test_diffuse_size_that_fits_a_side_but_not_the_pixel_cap(photo, tmp_path):
     refused("diffuse", photo, "-o", tmp_path / "d", "--size", "16000", expect="too large")
 
 
+@pytest.mark.parametrize("value", ["17", "31", "-1", "4097", "256.5", "1e400", "true", '"big"',
+                                   "NaN"])
+def test_diffuse_look_size(photo, tmp_path, value):
+    """look_size is 0 (native) or a whole number of pixels in 32..4096: one line saying so."""
+    refused("diffuse", photo, "-o", tmp_path / "d", "--set", f"look_size={value}",
+            expect="look_size must be 0 (native resolution) or a whole number")
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("field, expect", [
     ('"steps": "abc"', "'steps'"), ('"steps": null', "'steps'"),
     ('"steps": Infinity', "Infinity"), ('"steps": 1' + "0" * 400, "digit"),

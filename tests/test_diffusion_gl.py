@@ -53,6 +53,29 @@ def test_learned_presets_gl_matches_torch_after_50_steps(gl_ctx, photos, name):
     b.release()
 
 
+@pytest.mark.parametrize("name", ["perona-malik-drugs", "cartoon"])
+def test_gl_engine_through_the_look_size_wrapper_matches_torch(gl_ctx, photo, name):
+    """diffuse_frames wraps whatever engine it is given: above look_size the GLSL engine runs
+    at the look's size (32 px here) and its frames come back at 64 px, the same frames as the
+    torch engine's through the same wrapper."""
+    from imfit.diffusion.engine import diffuse_frames
+
+    pr = load_preset(name).with_params(look_size=32)
+    built = []
+
+    def gl(p, img):
+        built.append(GLDiffusion(gl_ctx, p, img))
+        return built[-1]
+
+    got = list(diffuse_frames(pr, [photo], 20, 10, gl))
+    want = list(diffuse_frames(pr, [photo], 20, 10))
+    assert [(e.w, e.h) for e in built] == [(32, 32)]
+    assert all(f.shape == photo.shape for f in got)
+    assert np.abs(np.array(got) - np.array(want)).max() < DIFFUSION_GL_VS_TORCH
+    assert np.abs(got[-1] - photo).max() > 0.05  # the look did something
+    built[0].release()
+
+
 def test_the_originals_learning_is_the_chaotic_one(gl_ctx, photo):
     """The knobs do what they say: with the original's unclamped flux (backward = 1), momentum
     0.9 and a sharp |G| (softness 0.01) the two engines part ways within 50 steps; with the

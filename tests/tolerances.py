@@ -81,3 +81,7 @@ WINDOW_VS_HEADLESS = 2 / 255
 # (tile bounding boxes vs the kernel's own) and in float32 summation order (measured 0.003 dB
 # on the astronaut at 64 px / 96 wavelets).
 PURE_TORCH_VS_C_DB = 0.3
+# Guided upsampling (imfit/diffusion/scale.py) vs its numpy twin: the fit is float64 in both, the
+# enlargement and the final sum float32 in torch (~1e-7 relative); 1e-5 is far below a grey level
+# and far above float32 rounding of values in 0..1.
+SCALE_TWIN = 1e-5

@@ -81,6 +81,7 @@ T_CTRLC = "tests/test_ctrl_c.py"
 T_IMP = ("tests/test_import_formats.py", "tests/test_exporters.py", "tests/test_io.py")
 T_METRIC = "tests/test_metrics.py"
 T_LOOK = "tests/test_look.py"
+T_SCALE = "tests/test_diffusion_scale.py"
 T_LIVE = "tests/test_live_params.py"
 T_EDITCLI = "tests/test_edit_cli.py"
 T_CLI_GL = ("tests/test_diffusion_gl.py::"
@@ -983,8 +984,8 @@ MUTANTS: list[Mutant] = [
       "p[1:-1, :-2] + p[1:-1, 2:] - 2 * x",
       "high-frequency energy uses a Laplacian that does not sum to zero", T_LOOK),
     M("readability_uncentred",
-      "    a, b = a - a.mean(), b - b.mean()\n",
-      "",
+      "    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()\n",
+      "    a, b = a.ravel(), b.ravel()\n",
       "readability is an uncentred correlation (a flat picture still scores high)", T_LOOK),
     M("ink_mean_not_a_third",
       "ink * np.outer(ink_direction(ink_hue), np.full(3, 1 / 3))",
@@ -1100,4 +1101,44 @@ MUTANTS: list[Mutant] = [
       "        if planned > MAX_STEPS * 1e12:\n",
       "fit --iterations 1e9 or --rescales 12 with a huge multiple runs for days",
       "tests/test_bad_input.py::test_fits_that_would_never_end_are_refused_at_once"),
+    # -- look_size: the look at a picture-relative scale (imfit/diffusion/scale.py) -------------
+    M("scale_guide_no_cross_covariance",
+      "        self.inv = torch.linalg.inv(cov)",
+      "        self.inv = torch.linalg.inv(cov * torch.eye(3, dtype=cov.dtype))",
+      "guided upsampling drops the guide's colour cross-covariance: a hue turn of the photo "
+      "comes back blurred and off-colour at full resolution", T_SCALE),
+    M("scale_drops_residual",
+      "    out = up[9:12] + (_gauss(res, sigma) if sigma > 0 else res)",
+      "    out = up[9:12] + 0 * res",
+      "the look's own stipple (what no colour map of the photo explains) is averaged away "
+      "above look_size", T_SCALE),
+    M("scale_residual_bilinear",
+      'res = F.interpolate((p - fit_low).float()[None], size=size, mode="nearest-exact")[0]',
+      'res = F.interpolate((p - fit_low).float()[None], size=size, mode="bilinear")[0]',
+      "the look's stipple is enlarged smoothly and loses most of its contrast", T_SCALE),
+    M("scale_coefficients_corner_aligned",
+      "align_corners=False)[0]                          # (12, H, W)",
+      "align_corners=True)[0]                          # (12, H, W)",
+      "the colour map is enlarged with corner-aligned pixels: shifted by half a look pixel",
+      T_SCALE),
+    M("scale_wraps_at_look_size",
+      "    if size <= 0 or max(h, w) <= size:",
+      "    if size <= 0 or max(h, w) < size:",
+      "a picture exactly look_size wide is resampled instead of giving the engine's own frames",
+      T_SCALE),
+    M("scale_video_guide_stale",
+      "        self.stats = GuideStats(dev(img), dev(low), self.radius, self.eps)",
+      "        self.stats = getattr(self, 'stats', None) or GuideStats(dev(img), dev(low), "
+      "self.radius, self.eps)",
+      "video above look_size: every frame is upsampled against the first frame", T_SCALE),
+    M("hf_native_pixels",
+      "    return float((_laplacian(area_reduce(img, reference)) ** 2).mean())",
+      "    return float((_laplacian(area_reduce(img, 0)) ** 2).mean())",
+      "the HF look metric counts native pixels again: a bigger copy of a look scores differently",
+      T_SCALE),
+    M("look_size_no_lower_bound",
+      "or not (v == 0 or LOOK_SIZE_MIN <= v <= LOOK_SIZE_MAX)):",
+      "or not (v == 0 or 0 < v <= LOOK_SIZE_MAX)):",
+      "--set look_size=17 is accepted (a look of a few pixels)",
+      "tests/test_bad_input.py::test_diffuse_look_size"),
 ]

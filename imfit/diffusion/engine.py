@@ -52,12 +52,20 @@ class Knob:
     choices: tuple[str, ...] = ()
 
 
+# look_size is 0 (native) or a whole number of pixels in this range: below 32 a look has too
+# few pixels to be a look, above 4096 the "downsample" would be a full-size run anyway
+LOOK_SIZE_MIN, LOOK_SIZE_MAX = 32, 4096
+
 _COMMON = {
     "dt": Knob(0.25, 1e-6, 1e4, "diffusion time one step advances (pixel^2 units)"),
     "cfl": Knob(1.0, 1e-3, 1.0, "fraction of the explicit stability limit a substep may use"),
     "period": Knob(0.0, 0.0, 1e9, "every this much time: re-inject the original (0 = never)"),
     "reinject": Knob(0.0, 0.0, 1.0, "fraction of the original mixed back each period"),
     "video_mix": Knob(0.5, 0.0, 1.0, "video: fraction of each new frame mixed into the state"),
+    "look_size": Knob(256, 0, LOOK_SIZE_MAX, "longer side (px) the look is designed at: a "
+                      "larger picture runs at this size and is guided-upsampled back "
+                      "(imfit.diffusion.scale), so the look keeps its size relative to the "
+                      "picture; 0 = run at the native resolution"),
 }
 
 PARAMS: dict[str, dict[str, Knob]] = {
@@ -149,6 +157,13 @@ def check_params(scheme: str, values: dict[str, Any]) -> dict[str, Any]:
         if prm.choices:
             if v not in prm.choices:
                 raise ImfitError(f"{name} must be one of {', '.join(prm.choices)}, got {v!r}")
+        elif name == "look_size":
+            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                    or v != int(v)
+                    or not (v == 0 or LOOK_SIZE_MIN <= v <= LOOK_SIZE_MAX)):
+                raise ImfitError(f"look_size must be 0 (native resolution) or a whole number "
+                                 f"of pixels in [{LOOK_SIZE_MIN}, {LOOK_SIZE_MAX}], got {v!r}")
+            v = int(v)
         elif isinstance(prm.default, bool):
             if not isinstance(v, bool):
                 raise ImfitError(f"{name} must be true or false, got {v!r}")
@@ -659,9 +674,10 @@ def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: 
     Several (a video): one output per input frame after `steps` steps, warm-started from the
     previous state (`new_frame`), so the look evolves smoothly instead of flickering.
     `engine(preset, image)` builds the engine (default TorchDiffusion on `device`, any name
-    `imfit.device.resolve` takes; the GL one fits too). `progress(n)` is told of every few
-    steps done (n of them), for a progress bar; steps run in
-    chunks of at most 10 so that a bar moves even when frames are far apart.
+    `imfit.device.resolve` takes; the GL one fits too); a picture larger than the preset's
+    `look_size` runs at that size inside `imfit.diffusion.scale.LookScale`. `progress(n)` is
+    told of every few steps done (n of them), for a progress bar; steps run in chunks of at
+    most 10 so that a bar moves even when frames are far apart.
     """
     if steps < 1:
         raise ImfitError(f"--steps must be at least 1, got {steps}")
@@ -676,8 +692,10 @@ def diffuse_frames(preset: Preset, frames: list[np.ndarray], steps: int, every: 
     def torch_engine(p: Preset, img: np.ndarray) -> TorchDiffusion:
         return TorchDiffusion(p, img, device=str(dev))
 
-    make = engine or torch_engine
-    eng = make(preset, frames[0])
+    from imfit.diffusion.scale import at_look_size
+
+    # above the preset's look_size the engine runs at it and frames come back guided-upsampled
+    eng = at_look_size(engine or torch_engine, preset, frames[0], dev)
 
     def run(n: int) -> None:
         while n > 0:
