@@ -384,12 +384,17 @@ def test_colour_solve_recovers_small_wavelets_amplitudes():
 def test_big_fits_skip_the_coarse_scale_that_holds_as_many_floats_as_pixels():
     """4096 wavelets at 512 px: at 128 px the set has 12 floats per 12 picture values (it fits
     that picture to 49 dB and teaches 256 px nothing), so it is not trained; 256 px (16 pixels
-    per wavelet) is, and the full scale gets half the steps. Small fits keep torch-imfit's
-    schedule (1024 at 256 lost 0.2-0.4 dB without its 64 px scale)."""
-    assert FitSettings(num_gabors=4096, size=512).schedule(512) == [(256, 300), (512, 100)]
-    # a wide picture: 16,384 at 1024 x 893 (the Hubble case); 223 px high is 3.5 px per wavelet
-    assert FitSettings(num_gabors=16384, size=1024).schedule(893, 1024) == [(446, 300),
-                                                                             (893, 100)]
+    per wavelet) is, for 5/6 of its steps, and the full scale gets half the steps. A fit with
+    more work per step (wavelets x pixels) than 4096 at 512 px shrinks every stage's steps by
+    (work ratio)^(1/4): the Hubble case is 13.95x the work, so 0.517x the steps. Small fits
+    keep torch-imfit's schedule (1024 at 256 lost 0.2-0.4 dB without its 64 px scale)."""
+    assert FitSettings(num_gabors=4096, size=512).schedule(512) == [(256, 250), (512, 100)]
+    # a wide picture: 16,384 at 1024 x 893 (the Hubble case); 223 px high is 3.5 px per wavelet;
+    # 300 * 5/6 * 0.517 = 129 and 100 * 0.517 = 52 (13.95 ** -0.25 = 0.5168)
+    assert FitSettings(num_gabors=16384, size=1024).schedule(893, 1024) == [(446, 129),
+                                                                             (893, 52)]
+    # 16x the work (16,384 at 1024 x 1024): half the steps of 4096 at 512
+    assert FitSettings(num_gabors=16384, size=1024).schedule(1024) == [(512, 125), (1024, 50)]
     assert FitSettings(num_gabors=1024).schedule(256) == [(64, 600), (128, 300), (256, 200)]
     assert FitSettings(num_gabors=1024).schedule(512) == [(128, 600), (256, 300), (512, 200)]
     # one scale only: nothing to skip, the full scale keeps its steps

@@ -57,7 +57,16 @@ MAX_STEPS = 1_000_000
 #   second 100 gained 0.6 dB for 25 CPU s where the whole coarse stage gains 5 dB for 20 s.
 # Smaller fits keep torch-imfit's schedule: at 1024 wavelets at 256 px dropping the 64 px
 # scale cost 0.2-0.4 dB.
+# - the coarse scales that remain train BIG_FIT_COARSE_FRACTION of their steps (astronaut 4096
+#   at 512: 250 instead of 300 steps, 18.3 s and 32.04 dB against 21.2 s and 32.21 dB idle; the
+#   baseline's 1100 steps gave 32.03 dB);
+# - beyond BIG_FIT_WORK every stage's steps shrink as (BIG_FIT_WORK / work)^BIG_FIT_STEP_EXPONENT,
+#   so the fit's time grows as work^(3/4) instead of linearly: one step updates more wavelets
+#   per pixel-second, and a fit 14x bigger (Hubble 16,384 at 1024) kept 2 dB over the
+#   baseline's full schedule with about half the steps (docs/benchmarks.md).
 BIG_FIT_WORK = 4096 * 512 * 512
+BIG_FIT_COARSE_FRACTION = 5 / 6
+BIG_FIT_STEP_EXPONENT = 0.25
 MIN_COARSE_PIXELS_PER_WAVELET = 8
 MIN_WAVELENGTH_PX = 2.0  # Nyquist: a shorter period aliases at the current scale
 MIN_WIDTH_PX = 0.35
@@ -138,7 +147,9 @@ class FitSettings:
         MIN_COARSE_PIXELS_PER_WAVELET pixels per wavelet and halve the full scale's steps
         (`width` None: a square picture)."""
         aspect = (width or height) / height
-        big = self.num_gabors * height * max(1, round(height * aspect)) >= BIG_FIT_WORK
+        work = self.num_gabors * height * max(1, round(height * aspect))
+        big = work >= BIG_FIT_WORK
+        shrink = (BIG_FIT_WORK / work) ** BIG_FIT_STEP_EXPONENT if big else 1.0
         out = []
         for a in range(self.rescales):
             k = self.rescales - a
@@ -146,8 +157,12 @@ class FitSettings:
             if big and h * max(1, round(h * aspect)) < MIN_COARSE_PIXELS_PER_WAVELET \
                     * self.num_gabors:
                 continue
-            out.append((h, int(min(self.iterations * k * self.iter_multiple, 2.0**62))))
-        out.append((height, max(1, self.iterations // 2) if big and out else self.iterations))
+            steps = self.iterations * k * self.iter_multiple
+            if big:
+                steps *= BIG_FIT_COARSE_FRACTION * shrink
+            out.append((h, int(min(steps, 2.0**62))))
+        last = max(1, round(self.iterations // 2 * shrink)) if big and out else self.iterations
+        out.append((height, last))
         return [(h, s) for h, s in out if s > 0]
 
 
