@@ -116,16 +116,23 @@ def _planted(n: int = 5, size: int = 48, seed: int = 0):
     return gs, imfit.render(gs)
 
 
-def test_closed_form_colours_are_exact_for_the_true_geometry():
+def _solved_from_zero(gs, img, size: int, iters: int):  # noqa: ANN001, ANN202
+    """The set after the closed-form colour solve alone, started from the true geometry with
+    every colour and the bias zeroed."""
     import torch
 
-    gs, img = _planted()
-    f = Fitter(img, FitSettings(num_gabors=len(gs), size=48), init=gs.replace(bias=(0, 0, 0)))
+    f = Fitter(img, FitSettings(num_gabors=len(gs), size=size), init=gs.replace(bias=(0, 0, 0)))
     with torch.no_grad():
         f.params.coef.zero_()
-    target, wt, view = f._scaled(48)
-    f.solve_colours(target, wt, view, iters=60)
-    got = f.current()
+    target, wt, view = f._scaled(size)
+    f.solve_colours(target, wt, view, iters=iters)
+    return f.current()
+
+
+def test_closed_form_colours_are_exact_for_the_true_geometry():
+
+    gs, img = _planted()
+    got = _solved_from_zero(gs, img, 48, iters=60)
     assert np.allclose(got.bias, 0.5, atol=1e-3)
     assert np.abs(got.amplitude - gs.amplitude).max() < 2e-3
 
@@ -366,16 +373,10 @@ def test_colour_solve_recovers_small_wavelets_amplitudes():
     back within 0.5% (an absolute ridge of 1e-5 shrank it by ~2%, and at 4096 wavelets every
     amplitude by ~10%: the final solve cost 1.9 dB), in few iterations although the energies
     of small and large wavelets differ 40x (the Jacobi preconditioner)."""
-    import torch
 
     gs, img = _small_and_large()
     assert img.min() > 0 and img.max() < 1  # the render is the unclipped sum
-    f = Fitter(img, FitSettings(num_gabors=len(gs), size=64), init=gs.replace(bias=(0, 0, 0)))
-    with torch.no_grad():
-        f.params.coef.zero_()
-    target, wt, view = f._scaled(64)
-    f.solve_colours(target, wt, view, iters=8)
-    got = f.current()
+    got = _solved_from_zero(gs, img, 64, iters=8)
     rel = np.abs(got.amplitude - gs.amplitude) / gs.amplitude
     assert rel.max() < 5e-3, rel.max()
     assert np.allclose(got.bias, 0.5, atol=1e-3)
