@@ -3,7 +3,8 @@ on photos the tests do not use, at several sizes; optionally on other aspect rat
 engine, and the memory (RSS, which sees torch's allocations) over a long run.
 
     .venv/bin/python bench/look.py [--sizes 256 512] [--presets NAME ...] [--aspects]
-                                   [--backend torch|gl] [--memory 10000 [--memory-size 128]]
+                                   [--aspects-at 256] [--backend torch|gl]
+                                   [--memory 10000 [--memory-size 128]]
                                    [--set NAME=VALUE ...]
 
 Photos: ../shared/data/{chelsea.png (a face), hubble_deep_field.jpg (night, many small
@@ -17,8 +18,9 @@ the smallest dE after the first third (how far it breathes back) and, for preset
 re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
 
 Size independence (issue #15 point 2: the same look, metrics within 20 %, at 256, 512 and
-1024 px and on a 4:3 and a 16:9 photo): with `--aspects` every size also runs on the photo's
-centre crops to 4:3 and 16:9 (the same photo, another frame shape); after each preset and
+1024 px and on a 4:3 and a 16:9 photo): with `--aspects` every size (or those of
+`--aspects-at`) also runs on the photo's centre crops to 4:3 and 16:9 at the same scale (the
+same photo, another frame shape: `photo()` says why); after each preset and
 photo a `max dev` row gives, per metric, the largest relative deviation of any row from the
 first one (the first size, full photo), so "within 20 %" is read off, not eyeballed. The black
 column deviates in percentage points (it is a fraction near 0).
@@ -46,12 +48,19 @@ PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
 def photo(name: str, size: int, aspect: float | None = None,
           master: int | None = None) -> np.ndarray:
-    """The photo, centre-cropped to `aspect` (w/h) if given, longer side `size`; with `master`
-    (>= size) resized to that longer side first and area-reduced from there, so that every size
-    is the same picture. Why: resized straight from the original, each size gets its own
-    aliasing (PIL's box filter at a non-integer factor): the Hubble field's HF energy at 256 px
-    was 0.031 from the 1000 px original and 0.016 from a 1024 px copy, which made the HF ratio
-    of one look differ by 2x between sizes."""
+    """The photo, longer side `size`, then centre-cropped to `aspect` (w/h) if given; with
+    `master` (>= size) resized to that longer side first and area-reduced from there, so that
+    every size is the same picture. Why: resized straight from the original, each size gets its
+    own aliasing (PIL's box filter at a non-integer factor): the Hubble field's HF energy at 256
+    px was 0.031 from the 1000 px original and 0.016 from a 1024 px copy, which made the HF
+    ratio of one look differ by 2x between sizes.
+
+    Why crop after resizing: a crop is then the same pixels at the same scale as the full
+    photo's row (a 4:3 crop of the 451x300 chelsea at 256 px is 227x170 of the 256x170
+    picture), so its row differs from the full row by the frame shape alone. Cropped first and
+    resized to a longer side of 256, the 4:3 crop was the face magnified 1.13x, whose lower
+    per-pixel HF energy raised the look's HF ratio by 37 % (a magnification, which the 512 and
+    1024 px rows measure on their own)."""
     for d in (ROOT.parent / "shared" / "data", ROOT / "assets"):
         if (d / name).is_file():
             rgb, _ = read_image(d / name)
@@ -61,19 +70,19 @@ def photo(name: str, size: int, aspect: float | None = None,
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, -1)
     h, w = rgb.shape[:2]
+    if master is not None and master > size:
+        rgb = resize_area(rgb, *fit_size(w, h, master))
+        h, w = rgb.shape[:2]
+    rgb = resize_area(rgb, *fit_size(w, h, size))
     if aspect is not None:
+        h, w = rgb.shape[:2]
         if w / h > aspect:
             cw = round(h * aspect)
             rgb = rgb[:, (w - cw) // 2:(w - cw) // 2 + cw]
         else:
             ch = round(w / aspect)
             rgb = rgb[(h - ch) // 2:(h - ch) // 2 + ch]
-        h, w = rgb.shape[:2]
-    if master is not None and master > size:
-        rgb = resize_area(rgb, *fit_size(w, h, master))
-        h, w = rgb.shape[:2]
-    tw, th = fit_size(w, h, size)
-    return resize_area(rgb, tw, th)
+    return np.ascontiguousarray(rgb)
 
 
 def deviations(rows: list[tuple[LookMetrics, float | None]]) -> list[str]:
@@ -106,6 +115,8 @@ def main() -> None:
     ap.add_argument("--presets", nargs="+", default=None)
     ap.add_argument("--photos", nargs="+", default=list(PHOTOS))
     ap.add_argument("--aspects", action="store_true", help="also 4:3 and 16:9 crops")
+    ap.add_argument("--aspects-at", type=int, nargs="+", default=None, metavar="SIZE",
+                    help="with --aspects: run the crops at these sizes only (default: all)")
     ap.add_argument("--backend", choices=("torch", "gl"), default="torch")
     ap.add_argument("--memory", type=int, default=0, help="steps of the RSS check (0: skip)")
     ap.add_argument("--memory-size", type=int, default=32, help="longer side of the RSS check")
@@ -128,7 +139,8 @@ def main() -> None:
             return GLDiffusion(ctx, pr, img)
 
     aspects: list[float | None] = [None, 4 / 3, 16 / 9] if args.aspects else [None]
-    shapes = [(s, a) for s in args.sizes for a in aspects]
+    crop_sizes = set(args.aspects_at or args.sizes)
+    shapes = [(s, a) for s in args.sizes for a in aspects if a is None or s in crop_sizes]
     print(f"backend {args.backend}")
     print("| preset | photo | size | " + " | ".join(LOOK_COLUMNS) + " | swing | s |")
     print("|---" * (len(LOOK_COLUMNS) + 5) + "|")
@@ -151,7 +163,8 @@ def main() -> None:
                 del frames
                 rows.append((m, sw))
                 swing = "-" if sw is None else f"{sw:.1f}"
-                print(f"| {name} | {ph.split('.')[0]} | {w}x{h} | " + " | ".join(m.row())
+                shape = "" if aspect is None else (" (4:3)" if aspect < 1.5 else " (16:9)")
+                print(f"| {name} | {ph.split('.')[0]} | {w}x{h}{shape} | " + " | ".join(m.row())
                       + f" | {swing} | {time.perf_counter() - t:.0f} |", flush=True)
             if len(rows) > 1:
                 print(f"| {name} | {ph.split('.')[0]} | max dev | "
