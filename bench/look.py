@@ -47,7 +47,7 @@ PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
 
 
 def photo(name: str, size: int, aspect: float | None = None,
-          master: int | None = None) -> np.ndarray:
+          master: int | None = None, unit: int = 1) -> np.ndarray:
     """The photo, longer side `size`, then centre-cropped to `aspect` (w/h) if given; with
     `master` (>= size) resized to that longer side first and area-reduced from there, so that
     every size is the same picture. Why: resized straight from the original, each size gets its
@@ -60,7 +60,14 @@ def photo(name: str, size: int, aspect: float | None = None,
     picture), so its row differs from the full row by the frame shape alone. Cropped first and
     resized to a longer side of 256, the 4:3 crop was the face magnified 1.13x, whose lower
     per-pixel HF energy raised the look's HF ratio by 37 % (a magnification, which the 512 and
-    1024 px rows measure on their own)."""
+    1024 px rows measure on their own).
+
+    `unit`: the master is cropped (centred) to whole multiples of it, so that with unit =
+    master / smallest size every size is an exact integer reduction of the master (1024x680,
+    512x340, 256x170). Why: at a non-integer factor (447 rows from 224) no picture's area
+    average can hold a full-contrast one-pixel pattern where the bins straddle pixels, so the
+    HF of an enlarged one-pixel hatch read 27 % low at 512 px for a reason that is the
+    resampling's, not the look's (docs/presets.md, "Look size")."""
     for d in (ROOT.parent / "shared" / "data", ROOT / "assets"):
         if (d / name).is_file():
             rgb, _ = read_image(d / name)
@@ -70,8 +77,11 @@ def photo(name: str, size: int, aspect: float | None = None,
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, -1)
     h, w = rgb.shape[:2]
-    if master is not None and master > size:
+    if master is not None and master >= size:
         rgb = resize_area(rgb, *fit_size(w, h, master))
+        h, w = rgb.shape[:2]
+        ch, cw = h // unit * unit, w // unit * unit
+        rgb = rgb[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
         h, w = rgb.shape[:2]
     rgb = resize_area(rgb, *fit_size(w, h, size))
     if aspect is not None:
@@ -151,7 +161,8 @@ def main() -> None:
         for ph in args.photos:
             rows: list[tuple[LookMetrics, float | None]] = []
             for size, aspect in shapes:
-                src = photo(ph, size, aspect, master=max(args.sizes))
+                src = photo(ph, size, aspect, master=max(args.sizes),
+                            unit=max(1, max(args.sizes) // min(args.sizes)))
                 t = time.perf_counter()
                 frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
                 m = look_metrics(frames, src)

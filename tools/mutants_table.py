@@ -1135,10 +1135,35 @@ MUTANTS: list[Mutant] = [
       "a picture exactly look_size wide is resampled instead of giving the engine's own frames",
       T_SCALE),
     M("scale_video_guide_stale",
-      "        self.stats = GuideStats(dev(img), dev(low), self.radius, self.eps)",
-      "        self.stats = getattr(self, 'stats', None) or GuideStats(dev(img), dev(low), "
-      "self.radius, self.eps)",
+      "        self.stats = GuideStats(full.to(self.device), None, self.radius, self.eps,",
+      "        self.stats = getattr(self, 'stats', None) or GuideStats(full.to(self.device), "
+      "None, self.radius, self.eps,",
       "video above look_size: every frame is upsampled against the first frame", T_SCALE),
+    M("scale_no_backprojection", "BACKPROJECT = 3", "BACKPROJECT = 0",
+      "the output's area average is not pulled back onto the look: engrave's clamped plate "
+      "tone and hatch lose 30 % of their energy", T_SCALE),
+    M("scale_enlarge_unscaled",
+      "        self.up = (Banded(rows.T * (hh / h), dev), Banded(cols.T * (ww / w), dev))",
+      "        self.up = (Banded(rows.T, dev), Banded(cols.T, dev))",
+      "back-projection spreads each difference without the enlargement factor: it corrects "
+      "a fraction of it", T_SCALE),
+    M("scale_low_not_exact_area",
+      "                                (self.lw, self.lh))",
+      "                                (self.lw, self.lh)) if False else GuideStats("
+      "full.to(self.device), self.torch.from_numpy(np.ascontiguousarray(__import__("
+      "'imfit.formats.images', fromlist=['x']).resize_area(img, self.lw, self.lh)"
+      ".transpose(2, 0, 1))), self.radius, self.eps)",
+      "the engine runs on PIL's box downsample while back-projection pulls toward the exact "
+      "area average: the difference comes back as blocks", T_SCALE),
+    M("readability_native_pixels",
+      "    return _correlation(edge_map(area_reduce(img, reference)),",
+      "    return _correlation(edge_map(area_reduce(img, 0)),",
+      "readability counts native pixels: an enlarged look's block edges read as edges",
+      T_SCALE),
+    M("look_metrics_readability_native",
+      "        reads.append(_correlation(edge_map(area_reduce(f), lab if small else None),",
+      "        reads.append(_correlation(edge_map(f, lab if small else None),",
+      "the clip's readability takes the frames at native pixels", T_SCALE),
     M("hf_native_pixels",
       "    return float((_laplacian(area_reduce(img, reference)) ** 2).mean())",
       "    return float((_laplacian(area_reduce(img, 0)) ** 2).mean())",
