@@ -172,6 +172,16 @@ def test_at_or_below_look_size_the_frames_are_the_engines_own(photo):
             eng.step(6)
             want.append(eng.image())
         assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    # and no wrapper is built at all (at 1x back-projection would restore the engine's frames
+    # bit for bit anyway, after a pointless upsample per frame); one pixel less and there is one
+    from imfit.diffusion.scale import at_look_size
+
+    def make(p, i):
+        return TorchDiffusion(p, i)
+
+    for look_size, wrapped in ((96, False), (0, False), (95, True)):
+        pr = load_preset("perona-malik").with_params(look_size=look_size)
+        assert isinstance(at_look_size(make, pr, photo), LookScale) == wrapped, look_size
 
 
 def test_above_look_size_the_look_is_the_low_resolution_run(photo):
