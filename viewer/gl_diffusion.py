@@ -111,8 +111,8 @@ class GLDiffusion:
                "we": p["w_edge"] / m, "wd": 2 * p["w_dark"] / m, "eps2": p["softness"] ** 2,
                "turn": p["kappa"] / math.sqrt(2.0), "back": float(p.get("backward", 0.0)),
                "rim": float(p.get("rim", 0.0)),
-               "e4": float(p.get("rim_edge", 0.05)) ** 4,
-               "depth": float(p.get("rim_depth", 1.0))}
+               "e4": float(p.get("rim_edge", 0.07)) ** 4,
+               "depth": float(p.get("rim_depth", 0.5))}
         src = self.tex[self.cur]
         size = (self.w, self.h)
         self.passes.run("diffusion_learned.glsl", self.efbo, size, uni,

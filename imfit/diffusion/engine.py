@@ -118,11 +118,11 @@ PARAMS: dict[str, dict[str, Knob]] = {
                      "gradient over the pixel's four neighbours (not |K * I|, which a darkened "
                      "pixel raises itself: that grew dark dots in fur). Anchored, so it cannot "
                      "run to black; at most 4 so that dt * rim <= 1 on a stable substep"),
-        "rim_depth": Knob(1.0, 0.0, 1.0, "how much denser the rim's pigment may get: the rim "
+        "rim_depth": Knob(0.5, 0.0, 1.0, "how much denser the rim's pigment may get: the rim "
                            "darkens each channel no lower than I0 - rim_depth (I0 - I0^2) "
                            "(Bousseau's C - (C - C^2)(d - 1), d - 1 = rim_depth; 1: the photo's "
                            "pigment laid twice, I0^2)"),
-        "rim_edge": Knob(0.05, 1e-3, 10.0, "edge strength (RGB gradient norm, central "
+        "rim_edge": Knob(0.07, 1e-3, 10.0, "edge strength (RGB gradient norm, central "
                           "differences, 0..1 scale) at which the rim runs at half its rate: "
                           "well below it (washes) almost no rim, above it (wash edges) all"),
         **_COMMON,
@@ -631,8 +631,8 @@ class TorchDiffusion:
         turn = p["kappa"] / math.sqrt(2.0)
         back = float(p.get("backward", 0.0))
         soft2 = p["softness"] ** 2
-        rim, e4 = float(p.get("rim", 0.0)), float(p.get("rim_edge", 0.05)) ** 4
-        depth = float(p.get("rim_depth", 1.0))
+        rim, e4 = float(p.get("rim", 0.0)), float(p.get("rim_edge", 0.07)) ** 4
+        depth = float(p.get("rim_depth", 0.5))
         m = 3.0 * self.h * self.w
         wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
         self.grad.zero_()
