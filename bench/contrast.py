@@ -7,6 +7,7 @@ minus the mean L* change elsewhere (negative: edges darkened more than the washe
 watercolor's `rim` is for).
 
     .venv/bin/python bench/contrast.py [--sizes 256] [--presets engrave watercolor]
+        [--set rim=0]   (override a preset parameter, e.g. watercolor without its rims)
 
 Same photos and clips as bench/look.py.
 """
@@ -31,12 +32,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[256])
     ap.add_argument("--presets", nargs="+", default=["engrave", "watercolor"])
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a preset parameter (e.g. rim=0: watercolor without rims)")
     args = ap.parse_args()
+    overrides = {}
+    for item in args.sets:
+        k, _, v = item.partition("=")
+        overrides[k] = float(v) if "." in v or "e" in v else int(v)
     print("| preset | photo | size | L* std source | peak / source | last / source | "
           "rims peak | rims last |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         pr = load_preset(name)
+        if overrides:
+            pr = pr.with_params(**overrides)
         for ph in PHOTOS:
             for size in args.sizes:
                 src = photo(ph, size)

@@ -621,6 +621,16 @@ class TorchDiffusion:
             torch.add(c, acc, alpha=dt, out=dst[:, r0 + 1:r0 + 1 + h, 1:w + 1])
 
     def _learned_substep(self, src: Any, dst: Any, dt: float, fraction: float) -> None:
+        """One substep of I <- clamp(I + dt (phi(K * I) - rim s (I - floor)+), 0, 1), then one
+        SGD step on K from the exact gradient of the mean losses through it.
+
+        The pigment-rim term (`rim` > 0) is gated by the RGB gradient over the four
+        neighbours, which does not depend on K: so it changes the picture the loss sees, but
+        adds nothing to dL/dK, and the gradient below is exact with or without it (autograd
+        agrees, tests/test_rims.py). Why not |K * I| as the gate: a darkened pixel raises its
+        own |K * I| and the rim fed on itself into dark dots in the fur. rim 0 skips the term
+        entirely: the frames are bit for bit those without the knob.
+        """
         torch, w = self.torch, self.w
         p = self.ctl.p
         k = self.ctl.kernel()
