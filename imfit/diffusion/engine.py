@@ -112,8 +112,8 @@ PARAMS: dict[str, dict[str, Knob]] = {
                           "the original's (sharpening; with momentum 0.9 and softness 0.01, "
                           "speckle that differs per machine)"),
         "rim": Knob(0.0, 0.0, 4.0, "pigment-rim rate: along edges each channel darkens at "
-                     "rim * s toward the photo's pigment laid twice, I0^2 (Bousseau's density "
-                     "C - (C - C^2)(d - 1) at d = 2), never below it, and diffusion fades the "
+                     "rim * s toward the photo's colour at a higher pigment density (floor "
+                     "I0 - rim_depth (I0 - I0^2)), never below it, and diffusion fades the "
                      "rim into the wash; s = q^2 / (q^2 + rim_edge^4), q the squared RGB "
                      "gradient over the pixel's four neighbours (not |K * I|, which a darkened "
                      "pixel raises itself: that grew dark dots in fur). Anchored, so it cannot "
@@ -518,7 +518,7 @@ class TorchDiffusion:
             self.t1 = torch.empty(3, hb * w, **z)
             self.t2 = torch.empty(3, hb * w, **z)
             self.t3 = torch.empty(3, hb * w, **z)
-            self.t4 = torch.empty(3, hb * w, **z)   # the rim's (I - I0^2)+
+            self.t4 = torch.empty(3, hb * w, **z)   # the rim's (I - floor)+
             self.s1 = torch.empty(1, hb * w, **z)   # the rim's q = |grad I|^2
             self.s2 = torch.empty(1, hb * w, **z)   # rim s(q)
             self.s3 = torch.empty(1, hb * w, **z)   # q^2 + rim_edge^4

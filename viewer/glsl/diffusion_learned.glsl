@@ -3,9 +3,9 @@
 //   G = K * I (3x3 taps, 3 in / 3 out; K[a*3+b] maps input RGB to output RGB at offset
 //   (b-1, a-1)), phi = Gs exp(-(Gs/kappa)^2) with Gs = clamp(G, +-turn), turn = kappa/sqrt(2)
 //   (monotone: no sharpening, rounding never grows), blended by `back` with the unclamped
-//   G exp(-(G/kappa)^2); with `rim` > 0 the flow loses rim s (I - I0^2)+, s = q^2 / (q^2 + e4),
-//   q = the RGB |grad I|^2 by central differences (pigment rims along edges, floored at the
-//   photo's pigment laid twice; q does not depend on K, so the gradient below is unchanged);
+//   G exp(-(G/kappa)^2); with `rim` > 0 the flow loses rim s (I - floor)+, s = q^2 / (q^2 + e4),
+//   q = the RGB |grad I|^2 by central differences, floor = I0 - depth (I0 - I0^2) (pigment
+//   rims along edges; q does not depend on K, so the gradient below is unchanged);
 //   I' = clamp(I + dt flow, 0, 1).
 // With GRADIENT defined the pass writes dL/dG instead of I' for the mean losses
 //   wf (I' - I0)^2 + we sqrt(G^2 + eps^2) + wd I'^2 (wf, wd arrive pre-multiplied by 2/M).
