@@ -6,6 +6,9 @@ The rim term, per channel: flow -= rim * s * (I - floor)+, floor = I0 - rim_dept
 |grad I|^2 by central differences over the four neighbours (replicated borders).
 """
 
+import math
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -163,6 +166,89 @@ def test_watercolor_rims_darken_its_edges(assets):
         got[rim] = edge_darkening(eng.image(), img)
     assert got[0.0] > 0
     assert got[pr.params["rim"]] < -1.0
+
+
+
+def _old_learned_substep(self, src, dst, dt, fraction):
+    """TorchDiffusion._learned_substep as it was before the rim knobs (main at the
+    rims branch point), verbatim: today's frames, for the bit-for-bit test."""
+    torch, w = self.torch, self.w
+    p = self.ctl.p
+    k = self.ctl.kernel()
+    # kmat[o, (a*3+b)*3 + i] = K[o, i, a, b], matching the im2col row order below
+    self.kmat.copy_(torch.from_numpy(np.ascontiguousarray(k.transpose(0, 2, 3, 1)
+                                                          .reshape(3, 27))))
+    inv_k2 = 1.0 / (p["kappa"] ** 2)
+    turn = p["kappa"] / math.sqrt(2.0)
+    back = float(p.get("backward", 0.0))
+    soft2 = p["softness"] ** 2
+    m = 3.0 * self.h * self.w
+    wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
+    self.grad.zero_()
+    for r0, h in self._bands():
+        n = h * w
+        col = self.col[:, :n]
+        for a in range(3):
+            for b in range(3):
+                j = (a * 3 + b) * 3
+                col[j:j + 3].view(3, h, w).copy_(src[:, r0 + a:r0 + a + h, b:b + w])
+        g, t1, t2, t3 = self.gb[:, :n], self.t1[:, :n], self.t2[:, :n], self.t3[:, :n]
+        torch.mm(self.kmat, col, out=g)                      # G = K * I
+        # phi = Gs exp(-(Gs/k)^2) with Gs = G clamped at the flux's turning point k/sqrt(2)
+        # (monotone, so the step cannot sharpen and rounding cannot grow), blended with the
+        # unclamped flux by `backward`; see flux_blend()
+        torch.clamp(g, -turn, turn, out=t2)                   # Gs
+        torch.mul(t2, t2, out=t1).mul_(-inv_k2).exp_()       # e(Gs)
+        t2.mul_(t1)                                          # phi_s = Gs e(Gs)
+        if back > 0:
+            torch.mul(g, g, out=t3).mul_(-inv_k2).exp_()     # e(G)
+            t1.copy_(t3)                                     # keep e(G) for phi'
+            t3.mul_(g).sub_(t2).mul_(back)                   # back (phi(G) - phi_s)
+            t2.add_(t3)
+        else:
+            torch.mul(g, g, out=t1).mul_(-inv_k2).exp_()     # e(G) for phi' below
+        c = col[12:15]                                       # the centre tap: I itself
+        torch.add(c, t2, alpha=dt, out=t3)                   # pre-clamp update
+        out = dst[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+        out.copy_(t3.view(3, h, w)).clamp_(0.0, 1.0)
+        # dL/dG through one step; the clamp passes the gradient straight through. The
+        # hard clamp's zero gradient jumps whenever a saturated pixel's update rounds to
+        # either side of 0 or 1, which let two engines' kernels drift apart.
+        i0 = self.orig[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+        e = t2                                               # phi is no longer needed
+        torch.sub(out, i0, out=e.view(3, h, w)).mul_(wf)     # dL/dI' = wf (I'-I0) + wd I'
+        e.view(3, h, w).add_(out, alpha=wd)
+        e.mul_(dt)
+        t3.copy_(g).mul_(g).mul_(-2 * inv_k2).add_(1.0).mul_(t1)  # phi'(G), unclamped
+        if back < 1:  # phi' < 0 exactly where |G| > turn: the saturated flux has slope 0
+            t1.copy_(t3).clamp_(max=0.0).mul_(back - 1.0)
+            t3.add_(t1)
+        e.mul_(t3)
+        # d|G|_eps/dG = G / sqrt(G^2 + eps^2): a smooth |G|, so that engines whose G differ
+        # by rounding near 0 do not take opposite signs (sign() made torch and GL drift)
+        torch.mul(g, g, out=t1).add_(soft2).rsqrt_().mul_(g)
+        e.add_(t1, alpha=we)
+        self.grad.addmm_(e, col.t())
+    gk = self.grad.cpu().numpy().reshape(3, 3, 3, 3).transpose(0, 3, 1, 2)
+    self.ctl.learn(gk, fraction)
+
+
+@pytest.mark.parametrize("name", ["watercolor", "perona-malik-drugs", "engrave"])
+def test_rim_zero_is_the_old_step_bit_for_bit(assets, name):
+    """With rim 0 (watercolor with --set rim=0, and the presets that never set it) the frames
+    and the kernel are bit for bit those of the step before the rim knobs existed (its code
+    frozen above), 40 steps at 32 px."""
+    img = load_target(assets / "chelsea.png", 32)[0]
+    pr = load_preset(name).with_params(rim=0.0, look_size=0)
+    if name != "watercolor":
+        pr = load_preset(name).with_params(look_size=0)
+        assert pr.params["rim"] == 0.0
+    new, old = TorchDiffusion(pr, img), TorchDiffusion(pr, img)
+    old._learned_substep = types.MethodType(_old_learned_substep, old)
+    new.step(40)
+    old.step(40)
+    assert np.array_equal(new.image(), old.image())
+    assert np.array_equal(new.ctl.k, old.ctl.k)
 
 
 # -- the metric ----------------------------------------------------------------------------

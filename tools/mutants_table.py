@@ -1190,4 +1190,14 @@ MUTANTS: list[Mutant] = [
       "            band |= e[1:1 + h, 1:1 + w]",
       "edge_darkening's band is the edge pixels only: a rim beside the edge is missed",
       "tests/test_rims.py::test_edge_darkening_by_hand"),
+    M("rim_on_by_default",
+      '"rim": Knob(0.0, 0.0, 4.0,',
+      '"rim": Knob(0.05, 0.0, 4.0,',
+      "every learned preset that never set rim gets pigment rims: their looks change",
+      "tests/test_rims.py::test_rim_zero_is_the_old_step_bit_for_bit"),
+    M("learned_update_reordered",
+      "            torch.add(c, t2, alpha=dt, out=t3)                   # pre-clamp update",
+      "            torch.mul(t2, dt, out=t3).add_(c)                    # pre-clamp update",
+      "the learned step's update rounded differently: with rim 0 the frames are no longer "
+      "today's bit for bit", "tests/test_rims.py::test_rim_zero_is_the_old_step_bit_for_bit"),
 ]
