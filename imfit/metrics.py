@@ -297,3 +297,39 @@ def breathing(frames: Sequence[np.ndarray], source: np.ndarray, period_frames: f
         w = des[a:b + 1]
         swings.append(float(w.max() - w.min()))
     return min(swings)
+
+
+# -- what watercolor is for: pigment rims along the washes' edges ------------------------------
+# A pixel is on an edge of the source where |grad L*| (central differences) is at least this
+# many L* units per pixel, at the picture-relative scale of HF_REFERENCE: a plainly visible
+# boundary (a 0 -> 1 step scores 50), not the grain of fur or the noise of a night sky.
+EDGE_LEVEL = 10.0
+
+
+def edge_darkening(frame: np.ndarray, source: np.ndarray,
+                   reference: int = HF_REFERENCE) -> float:
+    """Mean L* change (frame - source) in a band along the source's edges minus the mean L*
+    change elsewhere; negative: the process darkened the edges more than the washes between
+    them (watercolour's pigment rims, Curtis et al. 1997, Bousseau et al. 2006), 0: edges and
+    washes changed alike (a global darkening scores 0, not a rim).
+
+    Both pictures are area-reduced to at most `reference` px first (as `hf_energy`), so that
+    the band has the same picture-relative width at any size. Edge pixels: |grad L*| of the
+    source >= EDGE_LEVEL; the band: those dilated by one pixel (3x3). 0 when the source has no
+    edge or is all edge."""
+    lum0 = srgb_to_lab(area_reduce(source, reference))[..., 0]
+    lum1 = srgb_to_lab(area_reduce(frame, reference))[..., 0]
+    if lum0.shape != lum1.shape:
+        raise ValueError(f"frame {lum1.shape} and source {lum0.shape} differ in size")
+    p = np.pad(lum0, 1, mode="edge")
+    edge = np.hypot((p[1:-1, 2:] - p[1:-1, :-2]) / 2, (p[2:, 1:-1] - p[:-2, 1:-1]) / 2)
+    e = np.pad(edge >= EDGE_LEVEL, 1)
+    h, w = lum0.shape
+    band = np.zeros((h, w), bool)
+    for a in range(3):
+        for b in range(3):
+            band |= e[a:a + h, b:b + w]
+    if band.all() or not band.any():
+        return 0.0
+    dl = lum1 - lum0
+    return float(dl[band].mean() - dl[~band].mean())

@@ -109,7 +109,10 @@ class GLDiffusion:
         kbytes = np.ascontiguousarray(k.transpose(2, 3, 1, 0)).astype("f4").tobytes()
         uni = {"dt": dt, "inv_k2": 1.0 / p["kappa"] ** 2, "wf": 2 * p["w_fidelity"] / m,
                "we": p["w_edge"] / m, "wd": 2 * p["w_dark"] / m, "eps2": p["softness"] ** 2,
-               "turn": p["kappa"] / math.sqrt(2.0), "back": float(p.get("backward", 0.0))}
+               "turn": p["kappa"] / math.sqrt(2.0), "back": float(p.get("backward", 0.0)),
+               "rim": float(p.get("rim", 0.0)),
+               "e4": float(p.get("rim_edge", 0.07)) ** 4,
+               "depth": float(p.get("rim_depth", 0.5))}
         src = self.tex[self.cur]
         size = (self.w, self.h)
         self.passes.run("diffusion_learned.glsl", self.efbo, size, uni,

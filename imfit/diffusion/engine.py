@@ -111,6 +111,20 @@ PARAMS: dict[str, dict[str, Knob]] = {
                           "kappa/sqrt(2) to keep: 0 = saturating, stable, reproducible flux; 1 = "
                           "the original's (sharpening; with momentum 0.9 and softness 0.01, "
                           "speckle that differs per machine)"),
+        "rim": Knob(0.0, 0.0, 4.0, "pigment-rim rate: along edges each channel darkens at "
+                     "rim * s toward the photo's colour at a higher pigment density (floor "
+                     "I0 - rim_depth (I0 - I0^2)), never below it, and diffusion fades the "
+                     "rim into the wash; s = q^2 / (q^2 + rim_edge^4), q the squared RGB "
+                     "gradient over the pixel's four neighbours (not |K * I|, which a darkened "
+                     "pixel raises itself: that grew dark dots in fur). Anchored, so it cannot "
+                     "run to black; at most 4 so that dt * rim <= 1 on a stable substep"),
+        "rim_depth": Knob(0.5, 0.0, 1.0, "how much denser the rim's pigment may get: the rim "
+                           "darkens each channel no lower than I0 - rim_depth (I0 - I0^2) "
+                           "(Bousseau's C - (C - C^2)(d - 1), d - 1 = rim_depth; 1: the photo's "
+                           "pigment laid twice, I0^2)"),
+        "rim_edge": Knob(0.07, 1e-3, 10.0, "edge strength (RGB gradient norm, central "
+                          "differences, 0..1 scale) at which the rim runs at half its rate: "
+                          "well below it (washes) almost no rim, above it (wash edges) all"),
         **_COMMON,
     },
     "poisson": {
@@ -504,6 +518,10 @@ class TorchDiffusion:
             self.t1 = torch.empty(3, hb * w, **z)
             self.t2 = torch.empty(3, hb * w, **z)
             self.t3 = torch.empty(3, hb * w, **z)
+            self.t4 = torch.empty(3, hb * w, **z)   # the rim's (I - floor)+
+            self.s1 = torch.empty(1, hb * w, **z)   # the rim's q = |grad I|^2
+            self.s2 = torch.empty(1, hb * w, **z)   # rim s(q)
+            self.s3 = torch.empty(1, hb * w, **z)   # q^2 + rim_edge^4
         self.reset(img)
 
     # -- state ---------------------------------------------------------------------------------
@@ -603,6 +621,16 @@ class TorchDiffusion:
             torch.add(c, acc, alpha=dt, out=dst[:, r0 + 1:r0 + 1 + h, 1:w + 1])
 
     def _learned_substep(self, src: Any, dst: Any, dt: float, fraction: float) -> None:
+        """One substep of I <- clamp(I + dt (phi(K * I) - rim s (I - floor)+), 0, 1), then one
+        SGD step on K from the exact gradient of the mean losses through it.
+
+        The pigment-rim term (`rim` > 0) is gated by the RGB gradient over the four
+        neighbours, which does not depend on K: so it changes the picture the loss sees, but
+        adds nothing to dL/dK, and the gradient below is exact with or without it (autograd
+        agrees, tests/test_rims.py). Why not |K * I| as the gate: a darkened pixel raises its
+        own |K * I| and the rim fed on itself into dark dots in the fur. rim 0 skips the term
+        entirely: the frames are bit for bit those without the knob.
+        """
         torch, w = self.torch, self.w
         p = self.ctl.p
         k = self.ctl.kernel()
@@ -613,6 +641,8 @@ class TorchDiffusion:
         turn = p["kappa"] / math.sqrt(2.0)
         back = float(p.get("backward", 0.0))
         soft2 = p["softness"] ** 2
+        rim, e4 = float(p.get("rim", 0.0)), float(p.get("rim_edge", 0.07)) ** 4
+        depth = float(p.get("rim_depth", 0.5))
         m = 3.0 * self.h * self.w
         wf, we, wd = 2 * p["w_fidelity"] / m, p["w_edge"] / m, 2 * p["w_dark"] / m
         self.grad.zero_()
@@ -639,13 +669,31 @@ class TorchDiffusion:
             else:
                 torch.mul(g, g, out=t1).mul_(-inv_k2).exp_()     # e(G) for phi' below
             c = col[12:15]                                       # the centre tap: I itself
+            i0 = self.orig[:, r0 + 1:r0 + 1 + h, 1:w + 1]
+            if rim > 0:
+                # pigment rims: flow -= rim s (I - floor)+, s = q^2 / (q^2 + e^4), q = the RGB
+                # |grad I|^2 by central differences over the 4 neighbours (taps of col)
+                q, den, rs = self.s1[:, :n], self.s3[:, :n], self.s2[:, :n]
+                d = self.t4[:, :n]
+                torch.sub(col[15:18], col[9:12], out=t3).mul_(0.5)  # d/dx: right - left
+                torch.mul(t3, t3, out=d)
+                torch.sub(col[21:24], col[3:6], out=t3).mul_(0.5)   # d/dy: below - above
+                d.addcmul_(t3, t3)
+                torch.sum(d, 0, keepdim=True, out=q)                # q = |grad I|^2
+                torch.mul(q, q, out=den).add_(e4)                   # q^2 + e^4
+                dv = d.view(3, h, w)                                # the rim's floor:
+                torch.mul(i0, i0, out=dv)
+                torch.sub(i0, dv, out=dv).mul_(-depth).add_(i0)     # I0 - depth (I0 - I0^2)
+                torch.sub(c, d, out=d).clamp_(min=0.0)              # (I - floor)+
+                torch.reciprocal(den, out=rs).mul_(-e4).add_(1.0).mul_(rim)  # rim s
+                torch.mul(d, rs, out=t3)
+                t2.sub_(t3)
             torch.add(c, t2, alpha=dt, out=t3)                   # pre-clamp update
             out = dst[:, r0 + 1:r0 + 1 + h, 1:w + 1]
             out.copy_(t3.view(3, h, w)).clamp_(0.0, 1.0)
             # dL/dG through one step; the clamp passes the gradient straight through. The
             # hard clamp's zero gradient jumps whenever a saturated pixel's update rounds to
             # either side of 0 or 1, which let two engines' kernels drift apart.
-            i0 = self.orig[:, r0 + 1:r0 + 1 + h, 1:w + 1]
             e = t2                                               # phi is no longer needed
             torch.sub(out, i0, out=e.view(3, h, w)).mul_(wf)     # dL/dI' = wf (I'-I0) + wd I'
             e.view(3, h, w).add_(out, alpha=wd)
