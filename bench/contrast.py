@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from look import PHOTOS, photo  # noqa: E402
 
 from imfit.diffusion.engine import diffuse_frames, load_preset  # noqa: E402
+from imfit.jobs import parse_overrides  # noqa: E402
 from imfit.metrics import edge_darkening, look_metrics, srgb_to_lab  # noqa: E402
 
 
@@ -35,10 +36,7 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                     help="override a preset parameter (e.g. rim=0: watercolor without rims)")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.sets:
-        k, _, v = item.partition("=")
-        overrides[k] = float(v) if "." in v or "e" in v else int(v)
+    overrides = parse_overrides(args.sets)  # the CLI's --set parser (JSON values)
     print("| preset | photo | size | L* std source | peak / source | last / source | "
           "rims peak | rims last |")
     print("|---|---|---|---|---|---|---|---|")

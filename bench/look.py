@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from imfit.diffusion.engine import TorchDiffusion, diffuse_frames, list_presets, load_preset  # noqa: E402
 from imfit.formats.images import fit_size, read_image, resize_area  # noqa: E402
+from imfit.jobs import parse_overrides  # noqa: E402
 from imfit.metrics import LOOK_COLUMNS, LookMetrics, breathing, look_metrics  # noqa: E402
 
 PHOTOS = ("chelsea.png", "hubble_deep_field.jpg")
@@ -133,10 +134,7 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                     help="override a preset parameter (e.g. look_size=0: native resolution)")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.sets:
-        k, _, v = item.partition("=")
-        overrides[k] = float(v) if "." in v or "e" in v else int(v)
+    overrides = parse_overrides(args.sets)  # the CLI's --set parser (JSON values)
     names = args.presets or [p.name for p in list_presets() if p.scheme != "poisson"]
     engine = None
     if args.backend == "gl":
