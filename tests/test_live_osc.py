@@ -138,8 +138,10 @@ def test_a_flood_of_malformed_packets_neither_stops_nor_slows_the_viewer(
     base, _, _ = _flood_run(fit_file, tmp_path, xvfb_display, packets=False)
     flood, sent, err = _flood_run(fit_file, tmp_path, xvfb_display, packets=True)
     assert sent >= 10_000, "the viewer finished before the flood was sent"
-    assert err.count("malformed") > 100  # it read them, logged one by one up to 50 a second
-    assert "more messages ignored" in err  # and summed up the rest of the flood
+    lines = err.count("malformed")  # logged one by one, up to 50 a second
+    summed = sum(int(n) for n in re.findall(r"(\d+) more messages ignored", err))
+    assert 50 <= lines and summed > 0, err  # and the rest of the flood summed up, not dropped
+    assert lines + summed >= 1000, err  # it read them: a viewer that stopped reading logs few
     print(f"median frame time: {base:.2f} ms alone, {flood:.2f} ms flooded")
     assert flood <= 2.0 * base, (flood, base)
 
