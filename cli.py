@@ -545,12 +545,44 @@ def import_cmd(path: Path, output: Path, size: str | None, bias: str | None,
 
 # -- diffusion presets -------------------------------------------------------------------------
 @main.command()
-def presets() -> None:
-    """List the diffusion presets (imfit diffuse --preset NAME, imfit blend)."""
-    from imfit.diffusion.engine import list_presets
+@click.argument("name", required=False)
+@click.option("--randomise", "seed", type=int, default=None, metavar="SEED",
+              help="Draw NAME's parameters from its ranges with SEED (the viewer's x key) and "
+                   "write them as a preset .json (-o).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Preset .json to write (default NAME-rSEED.json).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@user_errors
+def presets(name: str | None, seed: int | None, output: Path | None, force: bool) -> None:
+    """List the diffusion presets (imfit diffuse --preset NAME, imfit blend); with NAME, show
+    one preset's parameters and randomise ranges; with --randomise, write a variation."""
+    from imfit.diffusion.engine import draw_ranges, list_presets, load_preset
+    from imfit.errors import ImfitError
 
-    for p in list_presets():
-        click.echo(f"{p.name:20s} {p.description}")
+    if name is None:
+        if seed is not None or output is not None:
+            raise ImfitError("--randomise and -o need a preset NAME")
+        for p in list_presets():
+            click.echo(f"{p.name:20s} {p.description}")
+        return
+    if seed is not None:
+        from imfit.jobs import randomised_preset_file
+
+        stem = Path(name).stem if name.lower().endswith(".json") else name
+        click.echo(randomised_preset_file(name, seed, output or Path(f"{stem}-r{seed}.json"),
+                                          force))
+        return
+    if output is not None:
+        raise ImfitError("-o writes a randomised preset: give --randomise SEED")
+    pr = load_preset(name)
+    ranges = draw_ranges(pr)
+    click.echo(f"{pr.name} ({pr.scheme}, {pr.steps} steps, every {pr.every}): "
+               f"{pr.description}")
+    for k, v in pr.params.items():
+        lo_hi = ranges.get(k)
+        where = f"  randomise [{lo_hi[0]:g}, {lo_hi[1]:g}]" if lo_hi else ""
+        live = "  live" if k in pr.live else ""
+        click.echo(f"  {k:14s} {v!s:10s}{live}{where}")
 
 
 @main.command()

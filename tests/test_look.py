@@ -155,20 +155,6 @@ def test_torch_engine_is_reproducible_run_to_run():
         assert np.array_equal(runs[0], runs[1])
 
 
-def test_randomise_is_seeded_inside_the_safe_ranges_and_saves_as_a_preset(tmp_path):
-    from imfit.diffusion.engine import SAFE_RANGES, preset_json, randomise_params
-
-    base = load_preset("perona-malik-drugs")
-    a, b, c = (randomise_params(base, s) for s in (7, 7, 8))
-    assert a.params == b.params and a.params != c.params
-    for k, (lo, hi) in SAFE_RANGES["learned-kernel"].items():
-        assert lo <= a.params[k] <= hi
-    path = tmp_path / "mine.json"
-    path.write_text(preset_json(a))
-    back = load_preset(str(path))
-    assert back.params == a.params and back.name == "perona-malik-drugs-r7"
-
-
 def test_breathing_is_the_smallest_swing_of_de_over_the_periods():
     """Black source, white frames: dE is exactly 100 where a frame is white (L* 100 vs 0, no
     chroma), 0 where black; a period that never leaves the photo has swing 0."""

@@ -351,14 +351,13 @@ class DiffusionScene:
     def randomise(self) -> None:
         """New parameters drawn inside the preset's safe ranges from the next seed; the run
         restarts from the photo with them (printed and shown in the status line)."""
-        from imfit.diffusion.engine import randomise_params
+        from imfit.diffusion.engine import draw_ranges, randomise_params
 
         self.seed += 1
         self.preset = randomise_params(self.base_preset, self.seed)
         self.params = dict(self.preset.params)
-        shown = " ".join(f"{k} {v:.3g}" for k, v in self.params.items()
-                         if k in ("spin", "saturate", "blur", "coupling", "kappa", "lr",
-                                  "fidelity"))
+        shown = " ".join(f"{k} {self.params[k]:.3g}"
+                         for k in sorted(draw_ranges(self.base_preset))) or "nothing to draw"
         self.message = f"seed {self.seed}: {shown}"
         print(f"{self.preset.name}: {shown}", flush=True)
         if self.engine is not None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,13 +148,17 @@ class Preset:
     steps: int = 100
     every: int = 10
     path: Path | None = field(default=None, compare=False)
+    # what a live "randomise" draws from, NAME: (lo, hi), each around the preset's own value:
+    # measured per preset (bench/ranges.py), because one range for a whole scheme would
+    # throw a look away (engrave lives on a negative blur, watercolor on a low coupling)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def with_params(self, **overrides: Any) -> Preset:
         """A copy with some parameters changed (validated)."""
         p = dict(self.params)
         p.update(overrides)
         return Preset(self.name, self.description, self.scheme, check_params(self.scheme, p),
-                      self.live, self.steps, self.every, self.path)
+                      self.live, self.steps, self.every, self.path, self.ranges)
 
 
 def check_params(scheme: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +240,40 @@ def parse_preset(data: Any, path: Path | None = None) -> Preset:
     for k in live:
         if k not in checked:
             raise ImfitError(f"{where}: live parameter {k!r} is not a parameter of {scheme}")
-    return Preset(name, description, scheme, checked, tuple(live), steps, every, path)
+    try:
+        ranges = check_ranges(scheme, checked, data.get("ranges", {}))
+    except ImfitError as e:
+        raise ImfitError(f"{where}: {e}") from None
+    return Preset(name, description, scheme, checked, tuple(live), steps, every, path, ranges)
+
+
+def check_ranges(scheme: str, params: dict[str, Any],
+                 ranges: Any) -> dict[str, tuple[float, float]]:
+    """A preset's randomise ranges, checked: numeric parameters of the scheme, lo < hi, both
+    ends allowed values, and the preset's own value inside (a draw is a variation of the look,
+    not another look)."""
+    if not isinstance(ranges, dict):
+        raise ImfitError("'ranges' must be an object of NAME: [LO, HI]")
+    out: dict[str, tuple[float, float]] = {}
+    spec = PARAMS[scheme]
+    for name, pair in ranges.items():
+        prm = spec.get(name)
+        if prm is None or prm.choices or isinstance(prm.default, bool) or name == "look_size":
+            raise ImfitError(f"range {name!r} is not a numeric parameter of {scheme}")
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in pair)):
+            raise ImfitError(f"range {name!r} must be [LO, HI], two numbers, got {pair!r}"[:200])
+        lo, hi = float(pair[0]), float(pair[1])
+        if not lo < hi:
+            raise ImfitError(f"range {name!r}: LO {lo:g} must be below HI {hi:g}")
+        for v in (lo, hi):
+            check_params(scheme, {**params, name: v})
+        if not lo <= params[name] <= hi:
+            raise ImfitError(f"range {name!r} [{lo:g}, {hi:g}] does not hold the preset's own "
+                             f"value {params[name]:g}")
+        out[name] = (lo, hi)
+    return out
 
 
 def list_presets() -> list[Preset]:
@@ -258,25 +296,37 @@ def load_preset(name: str) -> Preset:
     return presets[name]
 
 
-# Ranges a live "randomise" draws from: inside them every preset stays stable and readable
-# (measured by eye on the strips and with bench/look.py; the full Knob ranges allow far more).
-SAFE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "learned-kernel": {"spin": (-0.1, 0.1), "saturate": (0.0, 0.06), "blur": (0.1, 1.0),
-                       "coupling": (0.8, 1.1), "kappa": (0.05, 0.4), "lr": (0.05, 1.0)},
-    "perona-malik": {"kappa": (0.02, 0.2), "fidelity": (0.0, 0.1)},
-}
+FALLBACK_SPREAD = 0.05  # a preset without ranges varies its live numbers by +-5 %
+
+
+def draw_ranges(preset: Preset) -> dict[str, tuple[float, float]]:
+    """The ranges a randomise draws from: the preset's own, else +-FALLBACK_SPREAD of each of
+    its nonzero live numbers (a user's preset has not been measured: vary it gently)."""
+    if preset.ranges:
+        return dict(preset.ranges)
+    out = {}
+    for k in preset.live:
+        v = preset.params.get(k)
+        if isinstance(v, float) and v != 0.0:
+            lo, hi = sorted((v * (1 - FALLBACK_SPREAD), v * (1 + FALLBACK_SPREAD)))
+            prm = PARAMS[preset.scheme][k]
+            out[k] = (max(lo, prm.lo) if prm.lo is not None else lo,
+                      min(hi, prm.hi) if prm.hi is not None else hi)
+    return out
 
 
 def randomise_params(preset: Preset, seed: int) -> Preset:
-    """The preset with its SAFE_RANGES parameters drawn uniformly (seeded: the same seed gives
-    the same preset), named `NAME-rSEED` so that a saved copy says where it came from."""
+    """The preset with each of its `draw_ranges` parameters drawn uniformly (seeded: the same
+    seed gives the same preset), named `NAME-rSEED` so that a saved copy says where it came
+    from; the ranges travel with it, so randomising the copy again stays in the same look."""
     rng = np.random.default_rng(seed)
-    draw = {k: float(rng.uniform(lo, hi))
-            for k, (lo, hi) in SAFE_RANGES.get(preset.scheme, {}).items()}
+    ranges = draw_ranges(preset)
+    draw = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(ranges.items())}
     out = preset.with_params(**draw)
-    base = preset.name.split("-r")[0] if "-r" in preset.name else preset.name
-    return Preset(f"{base}-r{seed}", f"{preset.description} (randomised, seed {seed})",
-                  out.scheme, out.params, out.live, out.steps, out.every)
+    base = re.sub(r"-r\d+$", "", preset.name)
+    desc = re.sub(r" \(randomised, seed \d+\)$", "", preset.description)
+    return Preset(f"{base}-r{seed}", f"{desc} (randomised, seed {seed})", out.scheme,
+                  out.params, out.live, out.steps, out.every, None, preset.ranges)
 
 
 def preset_json(preset: Preset) -> str:
@@ -284,7 +334,9 @@ def preset_json(preset: Preset) -> str:
     return json.dumps({"name": preset.name, "description": preset.description,
                        "scheme": preset.scheme, "parameters": preset.params,
                        "live": list(preset.live), "steps": preset.steps,
-                       "every": preset.every}, indent=2) + "\n"
+                       "every": preset.every,
+                       "ranges": {k: list(v) for k, v in preset.ranges.items()}},
+                      indent=2) + "\n"
 
 
 # -- the shared controller ---------------------------------------------------------------------
