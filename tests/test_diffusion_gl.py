@@ -5,7 +5,7 @@ import pytest
 from poisson_cases import MASK_CASES, flat_into_black_case, mask_case, single_pixel_case
 from tolerances import DIFFUSION_GL_VS_TORCH, POISSON_GL_VS_TORCH
 
-from imfit.diffusion.engine import TorchDiffusion, list_presets, load_preset
+from imfit.diffusion.engine import TorchDiffusion, list_presets, load_preset, randomise_params
 from imfit.errors import ImfitError
 from imfit.formats.images import load_target
 from imfit.poisson.solve import poisson_system, solve_poisson
@@ -225,6 +225,32 @@ def test_scene_crossfade_key_moves_to_the_next_preset_without_a_cut(gl_ctx, phot
     new.step(3)
     assert np.abs(scene.engine.image() - new.image()).max() < 1e-4
     assert "n" in [k for k, _ in scene.help()]
+    scene.release()
+
+
+def test_scene_x_draws_seed_after_seed_in_the_presets_ranges_and_j_saves_it(
+        gl_ctx, photo, tmp_path, capsys):
+    """x: the Nth press is `imfit presets NAME --randomise N` (the same parameters, printed
+    and in the status), the GL engine runs them from the photo; j writes them as a preset
+    .json that reads back to the same parameters, a second j beside it, never over it."""
+    base = load_preset("engrave")
+    scene = DiffusionScene("engrave", photo, record_dir=tmp_path)
+    _draw(gl_ctx, scene)
+    for seed in (1, 2):
+        assert scene.key("x", False)
+        want = randomise_params(base, seed)
+        assert scene.preset.name == f"engrave-r{seed}" and scene.params == want.params
+        for k, (lo, hi) in base.ranges.items():
+            assert lo <= scene.params[k] <= hi
+        assert scene.params["blur"] == base.params["blur"]
+        assert scene.engine.ctl.p["ink_hue"] == pytest.approx(want.params["ink_hue"])
+        assert scene.engine.ctl.step_count == 0  # restarted from the photo
+        assert f"seed {seed}" in scene.message and "ink_hue" in capsys.readouterr().out
+    _draw(gl_ctx, scene)
+    first, second = scene.save_preset(), scene.save_preset()
+    assert first is not None and second is not None and first != second
+    assert load_preset(str(first)).params == randomise_params(base, 2).params
+    assert load_preset(str(second)).ranges == base.ranges
     scene.release()
 
 

@@ -122,7 +122,7 @@ def test_cli_writes_a_draw_that_diffuse_replays_and_never_overwrites(tmp_path):
     assert r.exit_code == 2 and "nothing to randomise" in r.output
     assert not (tmp_path / "p.json").exists()
     r = CliRunner().invoke(cli.main, ["presets", "engrave"])
-    assert r.exit_code == 0 and "ink_hue" in r.output and "randomise [30, 90]" in r.output
+    assert r.exit_code == 0 and "ink_hue" in r.output and "randomise [40, 70]" in r.output
 
 
 def _photo(assets, name, size=96):

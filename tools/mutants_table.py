@@ -1279,4 +1279,18 @@ MUTANTS: list[Mutant] = [
       '"kappa": [\n      0.06,\n      0.3\n    ]',
       "perona-malik's kappa range reaches mush (the cat's edges smoothed away)",
       "tests/test_ranges.py::test_draws_stay_stable_and_readable_on_two_photos"),
+    M("viewer_seed_stuck",
+      "        self.seed += 1\n        self.preset = randomise_params(self.base_preset, self.seed)",
+      "        self.seed = 1\n        self.preset = randomise_params(self.base_preset, self.seed)",
+      "the viewer's x key draws the same parameters every press",
+      "tests/test_diffusion_gl.py::test_scene_x_draws_seed_after_seed_in_the_presets_ranges_"
+      "and_j_saves_it"),
+    M("viewer_randomise_not_applied",
+      '        print(f"{self.preset.name}: {shown}", flush=True)\n'
+      "        if self.engine is not None:\n            self._build(self.ctx)",
+      '        print(f"{self.preset.name}: {shown}", flush=True)\n        if False:'
+      "\n            self._build(self.ctx)",
+      "x prints new parameters but the running engine keeps the old ones",
+      "tests/test_diffusion_gl.py::test_scene_x_draws_seed_after_seed_in_the_presets_ranges_"
+      "and_j_saves_it"),
 ]
