@@ -137,6 +137,27 @@ def test_view_preset_runs_live_in_the_window(tmp_path, xvfb_display, assets):
     assert np.abs(got.mean((0, 1)) - src.mean((0, 1))).max() < 0.05
 
 
+def test_view_preset_x_and_j_in_the_window_match_the_cli_draw(tmp_path, xvfb_display, assets):
+    """In the real window: x twice draws seed 2 (printed), j saves it; the file holds what
+    `imfit presets engrave --randomise 2` draws, inside engrave's ranges."""
+    import json
+
+    from imfit.diffusion.engine import load_preset, randomise_params
+
+    r = imfit_cmd("view", assets / "chelsea.png", "--preset", "engrave", "--preset-size", "64",
+                  "--size", "64x64", "--test-frames", "8",
+                  "--events", "2 key x; 3 key x; 5 key j", cwd=tmp_path, display=xvfb_display)
+    assert r.returncode == 0, r.stderr
+    assert "engrave-r1: " in r.stdout and "engrave-r2: " in r.stdout, r.stdout
+    saved = sorted(tmp_path.rglob("engrave-r2-*.json"))
+    assert len(saved) == 1, list(tmp_path.rglob("*"))
+    got = json.loads(saved[0].read_text())["parameters"]
+    base = load_preset("engrave")
+    assert got == randomise_params(base, 2).params
+    for k, (lo, hi) in base.ranges.items():
+        assert lo <= got[k] <= hi
+
+
 def test_view_preset_bad_input(tmp_path, assets, monkeypatch):
     monkeypatch.setenv("DISPLAY", ":4242")  # inputs are checked before any window
     runner = CliRunner()

@@ -1293,4 +1293,9 @@ MUTANTS: list[Mutant] = [
       "x prints new parameters but the running engine keeps the old ones",
       "tests/test_diffusion_gl.py::test_scene_x_draws_seed_after_seed_in_the_presets_ranges_"
       "and_j_saves_it"),
+    M("viewer_x_key_unbound",
+      '        if key == "x" and not self.poisson:',
+      '        if key == "X" and not self.poisson:',
+      "the window's x key no longer randomises (the scene method works, the key does nothing)",
+      "tests/test_viewer_window.py::test_view_preset_x_and_j_in_the_window_match_the_cli_draw"),
 ]
