@@ -100,7 +100,8 @@ def deviations(rows: list[tuple[LookMetrics, float | None]]) -> list[str]:
     """Per look column (and the swing), the largest |x - x0| / |x0| over the rows, x0 the first
     row's; black in percentage points."""
     def values(m: LookMetrics, swing: float | None) -> list[float | None]:
-        return [m.peak_de, m.drift, m.hf, m.readability, 100 * m.black, m.return_de, swing]
+        return [m.peak_de, m.drift, m.hf, m.readability, 100 * m.black, m.return_de,
+                m.peak_de_px, swing]
 
     first = values(*rows[0])
     out = []

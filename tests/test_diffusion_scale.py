@@ -272,3 +272,29 @@ def test_readability_is_picture_relative_above_256_px(assets):
         # and the clip metric takes the worst frame's, the same way
         m = look_metrics([big, big_look, big], big)
         assert abs(m.readability - r0) < 1e-9, k
+
+
+def test_de_is_picture_relative_above_256_px_and_de_px_keeps_the_native_figure(assets):
+    """A 1024 px source with one-pixel grain (stars, fur) and a 'look' that is exactly its
+    256 px area average enlarged 4x as blocks: the same picture at the look's scale, so dE
+    peak, drift, dE min and breathing read 0; at native pixels the grain it lost is a plain
+    difference, kept in dE px. And a clip whose 256 px frames differ by a known colour scores
+    that colour's dE at any size."""
+    from imfit.metrics import area_reduce, breathing, delta_e, look_metrics
+
+    pic = load_target(assets / "astronaut.png", 256)[0].astype(np.float64)
+    big = pic.repeat(4, 0).repeat(4, 1)
+    grain = np.random.default_rng(1).normal(0, 0.08, big.shape[:2])[..., None]
+    src = np.clip(big + grain, 0, 1)
+    flat = area_reduce(src).repeat(4, 0).repeat(4, 1)  # the grain averaged away
+    m = look_metrics([flat, flat, src, flat], src)  # frames 1 and 2 differ only in grain
+    assert m.peak_de < 1e-6 and m.drift < 1e-6 and m.return_de < 1e-6
+    assert breathing([src, flat, src, flat, src], src, 2) < 1e-6
+    assert abs(m.peak_de_px - delta_e(flat, src)) < 1e-9 and m.peak_de_px > 3
+    # a red shift of the whole picture, at 256 and enlarged: the same figure
+    shift = np.array([0.1, 0.0, 0.0])
+    small = load_target(assets / "astronaut.png", 256)[0].astype(np.float64)
+    want = delta_e(np.clip(small + shift, 0, 1), small)
+    bigger = small.repeat(4, 0).repeat(4, 1)
+    m = look_metrics([bigger, np.clip(bigger + shift, 0, 1), bigger], bigger)
+    assert abs(m.peak_de - want) < 1e-6 and want > 3

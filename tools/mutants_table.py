@@ -1161,8 +1161,8 @@ MUTANTS: list[Mutant] = [
       "readability counts native pixels: an enlarged look's block edges read as edges",
       T_SCALE),
     M("look_metrics_readability_native",
-      "        reads.append(_correlation(edge_map(area_reduce(f), lab if small else None),",
-      "        reads.append(_correlation(edge_map(f, lab if small else None),",
+      "        reads.append(_correlation(edge_map(small, lab), src_edges))",
+      "        reads.append(_correlation(edge_map(f), edge_map(source)))",
       "the clip's readability takes the frames at native pixels", T_SCALE),
     M("hf_native_pixels",
       "    return float((_laplacian(area_reduce(img, reference)) ** 2).mean())",
@@ -1298,4 +1298,28 @@ MUTANTS: list[Mutant] = [
       '        if key == "X" and not self.poisson:',
       "the window's x key no longer randomises (the scene method works, the key does nothing)",
       "tests/test_viewer_window.py::test_view_preset_x_and_j_in_the_window_match_the_cli_draw"),
+    M("look_de_native",
+      "        small = area_reduce(f)\n        lab = srgb_to_lab(small)\n"
+      "        des.append(float(np.sqrt(((lab - src_lab) ** 2).sum(-1)).mean()))",
+      "        small = area_reduce(f)\n        lab = srgb_to_lab(small)\n"
+      "        des.append(delta_e(f, source))",
+      "look_metrics' dE counts native pixels: detail finer than the look moves it with size",
+      "tests/test_diffusion_scale.py::test_de_is_picture_relative_above_256_px_and_de_px_keeps_"
+      "the_native_figure"),
+    M("look_drift_native",
+      "drift=delta_e(kept[third], kept[two]),",
+      "drift=delta_e(frames[third], frames[two]),",
+      "the palette drift counts native pixels", "tests/test_diffusion_scale.py::test_de_is_"
+      "picture_relative_above_256_px_and_de_px_keeps_the_native_figure"),
+    M("breathing_native",
+      "    des = np.array([delta_e(area_reduce(f), src) for f in frames])",
+      "    des = np.array([delta_e(f, source) for f in frames])",
+      "breathing's swing counts native pixels", "tests/test_diffusion_scale.py::test_de_is_"
+      "picture_relative_above_256_px_and_de_px_keeps_the_native_figure"),
+    M("de_px_reduced",
+      "return_de=min(des[third:]), peak_de_px=delta_e(frames[peak], source))",
+      "return_de=min(des[third:]), peak_de_px=des[peak])",
+      "dE px reports the reduced figure: what the finer detail adds is hidden",
+      "tests/test_diffusion_scale.py::test_de_is_picture_relative_above_256_px_and_de_px_keeps_"
+      "the_native_figure"),
 ]
