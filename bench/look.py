@@ -14,8 +14,10 @@ is the preset's default steps and every (what `imfit diffuse` writes), the sourc
 Columns: mean CIELAB dE at the
 peak frame, dE between the frames at 1/3 and 2/3 (palette drift), high-frequency energy of the
 peak frame / the source's, worst frame's edge-map correlation (readable), new black pixels,
-the smallest dE after the first third (how far it breathes back) and, for presets that
-re-inject the photo, the smallest per-period dE swing (imfit.metrics.breathing).
+the smallest dE after the first third (how far it breathes back), the peak frame's dE at
+native pixels (dE px; the other dE figures are taken at 256 px, as HF and readability) and,
+for presets that re-inject the photo, the smallest per-period dE swing
+(imfit.metrics.breathing).
 
 Size independence (issue #15 point 2: the same look, metrics within 20 %, at 256, 512 and
 1024 px and on a 4:3 and a 16:9 photo): with `--aspects` every size (or those of
