@@ -568,9 +568,7 @@ def presets(name: str | None, seed: int | None, output: Path | None, force: bool
     if seed is not None:
         from imfit.jobs import randomised_preset_file
 
-        stem = Path(name).stem if name.lower().endswith(".json") else name
-        click.echo(randomised_preset_file(name, seed, output or Path(f"{stem}-r{seed}.json"),
-                                          force))
+        click.echo(randomised_preset_file(name, seed, output, force))
         return
     if output is not None:
         raise ImfitError("-o writes a randomised preset: give --randomise SEED")

@@ -98,6 +98,15 @@ def photo(name: str, size: int, aspect: float | None = None,
     return np.ascontiguousarray(rgb)
 
 
+def breath_swing(pr, frames: list[np.ndarray], src: np.ndarray) -> float | None:  # noqa: ANN001
+    """The clip's breathing swing (imfit.metrics.breathing) at the preset's period in frames;
+    None where the preset does not re-inject the photo within the clip."""
+    per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
+    if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1:
+        return breathing(frames, src, per)
+    return None
+
+
 def deviations(rows: list[tuple[LookMetrics, float | None]]) -> list[str]:
     """Per look column (and the swing), the largest |x - x0| / |x0| over the rows, x0 the first
     row's; black in percentage points."""
@@ -168,10 +177,7 @@ def main() -> None:
                 frames = list(diffuse_frames(pr, [src], pr.steps, pr.every, engine))
                 m = look_metrics(frames, src)
                 h, w = src.shape[:2]
-                per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
-                sw = (breathing(frames, src, per)
-                      if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1
-                      else None)
+                sw = breath_swing(pr, frames, src)
                 del frames
                 rows.append((m, sw))
                 swing = "-" if sw is None else f"{sw:.1f}"

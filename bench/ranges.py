@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.look import photo  # noqa: E402
+from bench.look import breath_swing, photo  # noqa: E402
 from imfit.diffusion.engine import (  # noqa: E402
     diffuse_frames,
     draw_ranges,
@@ -39,7 +39,7 @@ from imfit.diffusion.engine import (  # noqa: E402
     load_preset,
     randomise_params,
 )
-from imfit.metrics import LOOK_COLUMNS, LookMetrics, breathing, look_metrics  # noqa: E402
+from imfit.metrics import LOOK_COLUMNS, LookMetrics, look_metrics  # noqa: E402
 
 # the issue's floors that a look may hold (a draw must keep those its preset holds)
 FLOORS = {"dE peak": lambda m: m.peak_de >= 20, "drift": lambda m: m.drift >= 10,
@@ -70,10 +70,7 @@ def clip(pr, src):  # noqa: ANN001, ANN201
     swing (None where the preset does not re-inject the photo within the clip)."""
     frames = list(diffuse_frames(pr, [src], pr.steps, pr.every))
     finite = all(np.isfinite(f).all() and f.min() >= 0 and f.max() <= 1 for f in frames)
-    per = pr.params.get("period", 0.0) / (pr.params["dt"] * pr.every)
-    swing = (breathing(frames, src, per)
-             if pr.params.get("reinject", 0) > 0 and 2 <= per < len(frames) - 1 else None)
-    return look_metrics(frames, src), finite, swing
+    return look_metrics(frames, src), finite, breath_swing(pr, frames, src)
 
 
 def main() -> None:
@@ -94,7 +91,8 @@ def main() -> None:
             t = time.perf_counter()
             m0, ok0, sw0 = clip(base, src)
             breathes = sw0 is not None and sw0 >= 10
-            keep = held(m0) if held(m0) == set(FLOORS) else set()
+            keep = held(m0)
+            keep = keep if keep == set(FLOORS) else set()
             print(f"| {name} | {ph.split('.')[0]} | default | " + " | ".join(m0.row())
                   + f" | {sw0 or 0:.1f} | holds {', '.join(sorted(keep)) or 'no floor'}"
                   + (", breathes" if breathes else "")

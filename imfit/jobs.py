@@ -333,11 +333,12 @@ def preset_with_overrides(name: str, sets: Sequence[str] = ()) -> Any:
     return preset.with_params(**parse_overrides(sets))
 
 
-def randomised_preset_file(name: str, seed: int, output: PathLike,
+def randomised_preset_file(name: str, seed: int, output: PathLike | None = None,
                            force: bool = False) -> Written:
     """Draw a preset's parameters from its ranges with `seed` (what the viewer's x key does
     on its Nth press: seed N) and write them as a preset .json that `imfit diffuse --preset
-    FILE` replays; the ranges go with it, so the copy randomises within the same look."""
+    FILE` replays (default NAME-rSEED.json here); the ranges go with it, so the copy
+    randomises within the same look."""
     from imfit.diffusion.engine import draw_ranges, load_preset, preset_json, randomise_params
     from imfit.formats.files import atomic_write_text, check_output_file
 
@@ -347,8 +348,8 @@ def randomised_preset_file(name: str, seed: int, output: PathLike,
     if not ranges:
         raise ImfitError(f"preset {base.name} has nothing to randomise (no ranges, no "
                          "numeric live parameters)")
-    out = check_output_file(output, force)
     pr = randomise_params(base, seed)
+    out = check_output_file(output if output is not None else f"{pr.name}.json", force)
     atomic_write_text(out, preset_json(pr), overwrite=force)
     return Written(out, ", ".join(f"{k} {pr.params[k]:.4g}" for k in sorted(ranges)))
 

@@ -1264,9 +1264,9 @@ MUTANTS: list[Mutant] = [
       "a saved draw loses its ranges: randomising the copy falls back to +-5 %",
       "tests/test_ranges.py"),
     M("cli_randomise_overwrites",
-      "    out = check_output_file(output, force)\n    pr = randomise_params(base, seed)\n"
+      '    out = check_output_file(output if output is not None else f"{pr.name}.json", force)\n'
       "    atomic_write_text(out, preset_json(pr), overwrite=force)",
-      "    out = Path(output)\n    pr = randomise_params(base, seed)\n"
+      '    out = Path(output if output is not None else f"{pr.name}.json")\n'
       "    atomic_write_text(out, preset_json(pr), overwrite=True)",
       "imfit presets --randomise silently replaces an existing file", "tests/test_ranges.py"),
     M("stipple_range_wide",
